@@ -1,0 +1,80 @@
+//! Throughput benchmarks: decoding alone, one shard's work alone, and the
+//! whole pipeline with one and two shards, on generated traffic.
+
+use std::io::Cursor;
+use std::sync::atomic::AtomicU64;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use vigil::config::Config;
+use vigil::event::{DecodeLimits, decode};
+use vigil::pipeline::{CollectorSinks, Pipeline, Shard, ShardOutput};
+use vigil::synth::{GenConfig, generate};
+
+fn traffic() -> Vec<u8> {
+    let mut config = GenConfig::new(400, 10, 42);
+    config.attacks = true;
+    let mut events = Vec::new();
+    generate(&config, &mut events).expect("generation succeeds");
+    events
+}
+
+fn lines(events: &[u8]) -> Vec<&[u8]> {
+    events.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect()
+}
+
+fn bench_decode(c: &mut Criterion, events: &[u8]) {
+    let records = lines(events);
+    let limits = DecodeLimits::default();
+    let mut group = c.benchmark_group("decode");
+    group.throughput(Throughput::Elements(records.len() as u64));
+    group.bench_function("events", |b| {
+        b.iter(|| records.iter().filter(|r| decode(r, &limits).is_ok()).count());
+    });
+    group.finish();
+}
+
+fn bench_shard(c: &mut Criterion, events: &[u8]) {
+    let records = lines(events);
+    let pipeline = Pipeline::new(Config::default(), 1).unwrap();
+    let mut group = c.benchmark_group("shard");
+    group.throughput(Throughput::Elements(records.len() as u64));
+    group.sample_size(10);
+    group.bench_function("decode_profile_detect", |b| {
+        b.iter(|| {
+            let mut shard = Shard::new(pipeline.shard_settings());
+            let mut out = ShardOutput::default();
+            for (line, record) in records.iter().enumerate() {
+                shard.process(record, line as u64, &mut out);
+            }
+            out.signals.len()
+        });
+    });
+    group.finish();
+}
+
+fn bench_pipeline(c: &mut Criterion, events: &[u8]) {
+    let records = lines(events).len() as u64;
+    let mut group = c.benchmark_group("pipeline");
+    group.throughput(Throughput::Elements(records));
+    group.sample_size(10);
+    for shards in [1, 2] {
+        let pipeline = Pipeline::new(Config::default(), shards).unwrap();
+        group.bench_with_input(BenchmarkId::new("shards", shards), &shards, |b, _| {
+            b.iter(|| {
+                let sinks = CollectorSinks { incidents: Some(Box::new(std::io::sink())), dead_letter: None, source: String::new() };
+                pipeline.run(Cursor::new(events), sinks, &AtomicU64::new(0)).unwrap().events
+            });
+        });
+    }
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let events = traffic();
+    bench_decode(c, &events);
+    bench_shard(c, &events);
+    bench_pipeline(c, &events);
+}
+
+criterion_group!(pipeline_benches, benches);
+criterion_main!(pipeline_benches);

@@ -1,0 +1,69 @@
+//! Command-line definitions and dispatch to one module per command.
+
+mod demo;
+mod generate;
+mod output;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// vigil: a streaming security analyzer for API-key based services.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Analyze events from a file or stdin and write incidents.
+    Run(run::RunArgs),
+    /// Generate realistic synthetic events (JSON lines on stdout).
+    Gen(generate::GenArgs),
+    /// Generate traffic with attacks, analyze it and show what was found.
+    Demo(demo::DemoArgs),
+}
+
+/// A failed command: what went wrong and the exit code it maps to.
+pub struct Failure {
+    /// The error, printed with its causes.
+    pub error: anyhow::Error,
+    /// 1 for runtime failures, 2 for bad usage or configuration.
+    pub code: u8,
+}
+
+impl Failure {
+    /// A runtime failure (exit code 1).
+    pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
+        Self { error: error.into(), code: 1 }
+    }
+
+    /// Bad usage or configuration (exit code 2).
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Self { error: error.into(), code: 2 }
+    }
+}
+
+/// Runs the chosen command.
+pub fn dispatch(args: Args) -> Result<(), Failure> {
+    match args.command {
+        Command::Run(run) => run::execute(&run),
+        Command::Gen(generate) => generate::execute(&generate),
+        Command::Demo(demo) => demo::execute(&demo),
+    }
+}
+
+/// Logs go to stderr; `VIGIL_LOG` sets the filter (default `info`).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+/// A path argument where `-` means the standard stream.
+pub fn is_stdio(path: &PathBuf) -> bool {
+    path.as_os_str() == "-"
+}

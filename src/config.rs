@@ -1,0 +1,315 @@
+//! `vigil.toml`: loading, environment overrides and validation.
+//!
+//! Every key is optional with a default. Unknown sections and keys are
+//! errors. All problems are reported at once, each naming the file, the
+//! line of its section, and the key. `VIGIL_<SECTION>_<KEY>` environment
+//! variables override file values (for example `VIGIL_PROFILE_TIME_ZONE` or
+//! `VIGIL_DETECTORS_RATE_LIMIT_AGENT_PER_SECOND`). Secrets never live here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::{Table, Value};
+
+use crate::detect::DetectorsConfig;
+use crate::event::DecodeLimits;
+use crate::incident::IncidentConfig;
+use crate::profile::ProfileLimits;
+use crate::time::LocalClock;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How input records are read.
+    pub input: InputConfig,
+    /// User profiles.
+    pub profile: ProfileConfig,
+    /// Built-in detectors.
+    pub detectors: DetectorsConfig,
+    /// Incident correlation.
+    pub incidents: IncidentConfig,
+}
+
+/// `[input]`: limits on input records.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InputConfig {
+    /// Largest accepted record, in bytes.
+    pub max_event_bytes: usize,
+    /// Largest number of top-level fields outside the event contract.
+    pub max_extra_fields: usize,
+}
+
+impl Default for InputConfig {
+    fn default() -> Self {
+        let limits = DecodeLimits::default();
+        Self { max_event_bytes: limits.max_event_bytes, max_extra_fields: limits.max_extra_fields }
+    }
+}
+
+impl InputConfig {
+    /// The decoder's limits.
+    #[must_use]
+    pub fn limits(&self) -> DecodeLimits {
+        DecodeLimits { max_event_bytes: self.max_event_bytes, max_extra_fields: self.max_extra_fields }
+    }
+}
+
+/// `[profile]`: how users' profiles are kept.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProfileConfig {
+    /// Time zone of users' local calendars: `UTC`, an IANA name, or an
+    /// offset such as `+05:30`.
+    pub time_zone: String,
+    /// Per-user time zones that override `time_zone`.
+    pub user_time_zones: BTreeMap<String, String>,
+    /// How far behind a user's latest event an event may arrive and still
+    /// be accepted, in seconds.
+    pub lateness_secs: u32,
+    /// Addresses remembered per user.
+    pub max_ips_per_user: usize,
+    /// Keys counted per user.
+    pub max_keys_per_user: usize,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> Self {
+        let limits = ProfileLimits::default();
+        Self {
+            time_zone: "UTC".to_owned(),
+            user_time_zones: BTreeMap::new(),
+            lateness_secs: 3_600,
+            max_ips_per_user: limits.max_ips_per_user,
+            max_keys_per_user: limits.max_keys_per_user,
+        }
+    }
+}
+
+impl ProfileConfig {
+    /// The limits profiles keep.
+    #[must_use]
+    pub fn limits(&self) -> ProfileLimits {
+        ProfileLimits { max_ips_per_user: self.max_ips_per_user, max_keys_per_user: self.max_keys_per_user }
+    }
+
+    /// The default clock and the per-user clocks.
+    ///
+    /// # Errors
+    /// Names the first zone that does not resolve (validation reports all).
+    pub fn clocks(&self) -> Result<(LocalClock, BTreeMap<String, LocalClock>), String> {
+        let default = LocalClock::from_name(&self.time_zone)?;
+        let users = self
+            .user_time_zones
+            .iter()
+            .map(|(user, zone)| LocalClock::from_name(zone).map(|clock| (user.clone(), clock)))
+            .collect::<Result<_, _>>()?;
+        Ok((default, users))
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = LocalClock::from_name(&self.time_zone) {
+            problems.push(format!("profile.time_zone: {e}"));
+        }
+        for (user, zone) in &self.user_time_zones {
+            if let Err(e) = LocalClock::from_name(zone) {
+                problems.push(format!("profile.user_time_zones.{user}: {e}"));
+            }
+        }
+        if self.max_ips_per_user == 0 || self.max_keys_per_user == 0 {
+            problems.push("profile.max_ips_per_user and max_keys_per_user must be at least 1".to_owned());
+        }
+        problems
+    }
+}
+
+/// Why a configuration was refused: every problem found, in order.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  {}", problems.join("\n  "))]
+pub struct ConfigError {
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Loads `path` (or the defaults when `None`) and applies `VIGIL_*`
+    /// overrides from `env`.
+    ///
+    /// # Errors
+    /// Returns every problem found: unreadable file, bad TOML, unknown
+    /// sections or keys, wrong types, out-of-range values, bad overrides.
+    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let source = Source::read(path)?;
+        let mut table = source.parse()?;
+        let mut problems = apply_env(&mut table, env);
+        let config = build_sections(&source, &table, &mut problems);
+        problems.extend(config.problems());
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError { problems }) }
+    }
+
+    /// Loads with the process environment.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with_process_env(path: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load(path, std::env::vars())
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = self.profile.problems();
+        problems.extend(self.detectors.problems());
+        if self.input.max_event_bytes < 64 {
+            problems.push("input.max_event_bytes must be at least 64".to_owned());
+        }
+        if self.incidents.correlation_window_secs == 0 {
+            problems.push("incidents.correlation_window_secs must be above 0".to_owned());
+        }
+        problems
+    }
+}
+
+/// The configuration text and where it came from.
+struct Source {
+    path: Option<PathBuf>,
+    text: String,
+}
+
+impl Source {
+    fn read(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            return Ok(Self { path: None, text: String::new() });
+        };
+        std::fs::read_to_string(path)
+            .map(|text| Self { path: Some(path.to_owned()), text })
+            .map_err(|e| ConfigError { problems: vec![format!("{}: cannot read: {e}", path.display())] })
+    }
+
+    fn name(&self) -> String {
+        self.path.as_ref().map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string())
+    }
+
+    fn parse(&self) -> Result<Table, ConfigError> {
+        self.text.parse::<Table>().map_err(|e| ConfigError {
+            problems: vec![format!("{}: {}", self.name(), e.to_string().trim_end())],
+        })
+    }
+
+    /// The 1-based line where `section` starts, if the file has it.
+    fn section_line(&self, section: &str) -> Option<usize> {
+        let header = format!("[{section}");
+        let dotted = format!("{section}.");
+        self.text.lines().position(|line| {
+            let line = line.trim_start();
+            line.starts_with(&header) || line.starts_with(&dotted) || line.starts_with(&format!("{section} "))
+        })
+        .map(|index| index + 1)
+    }
+
+    fn locate(&self, section: &str) -> String {
+        match self.section_line(section) {
+            Some(line) => format!("{}:{line}", self.name()),
+            None => self.name(),
+        }
+    }
+}
+
+/// Deserializes each section on its own, so one bad section does not hide
+/// the problems of the others.
+fn build_sections(source: &Source, table: &Table, problems: &mut Vec<String>) -> Config {
+    let mut config = Config::default();
+    for (section, value) in table {
+        let mut single = Table::new();
+        single.insert(section.clone(), value.clone());
+        match Config::deserialize(Value::Table(single)) {
+            Ok(parsed) => merge_section(&mut config, parsed, section),
+            Err(e) => problems.push(format!("{}: [{section}] {}", source.locate(section), one_line(&e.to_string()))),
+        }
+    }
+    config
+}
+
+fn merge_section(config: &mut Config, parsed: Config, section: &str) {
+    match section {
+        "input" => config.input = parsed.input,
+        "profile" => config.profile = parsed.profile,
+        "detectors" => config.detectors = parsed.detectors,
+        "incidents" => config.incidents = parsed.incidents,
+        _ => {}
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Applies `VIGIL_*` variables whose name resolves to a known key; the type
+/// of the default value decides how the text is read.
+fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
+    let known = Value::try_from(Config::default()).unwrap_or(Value::Table(Table::new()));
+    let mut problems = Vec::new();
+    let mut vars: Vec<_> = env.into_iter().filter(|(name, _)| name.starts_with("VIGIL_")).collect();
+    vars.sort();
+    for (name, text) in vars {
+        let rest = name["VIGIL_".len()..].to_ascii_lowercase();
+        let Some(path) = resolve_path(&known, &rest) else { continue };
+        let default = lookup(&known, &path);
+        match typed_value(default, &text) {
+            Ok(value) => set_path(table, &path, value),
+            Err(expected) => problems.push(format!("{name}: expected {expected}, got {text:?}")),
+        }
+    }
+    problems
+}
+
+/// Splits `profile_time_zone` into `["profile", "time_zone"]` by walking the
+/// tree of known keys.
+fn resolve_path(known: &Value, rest: &str) -> Option<Vec<String>> {
+    let Value::Table(table) = known else { return None };
+    for (key, value) in table {
+        if rest == key && !value.is_table() {
+            return Some(vec![key.clone()]);
+        }
+        if let Some(tail) = rest.strip_prefix(key.as_str()).and_then(|t| t.strip_prefix('_'))
+            && let Some(mut path) = resolve_path(value, tail) {
+                path.insert(0, key.clone());
+                return Some(path);
+            }
+    }
+    None
+}
+
+fn lookup<'v>(root: &'v Value, path: &[String]) -> Option<&'v Value> {
+    path.iter().try_fold(root, |value, key| value.get(key))
+}
+
+fn typed_value(default: Option<&Value>, text: &str) -> Result<Value, &'static str> {
+    match default {
+        Some(Value::Integer(_)) => text.trim().parse().map(Value::Integer).map_err(|_| "an integer"),
+        Some(Value::Float(_)) => text.trim().parse().map(Value::Float).map_err(|_| "a number"),
+        Some(Value::Boolean(_)) => text.trim().parse().map(Value::Boolean).map_err(|_| "true or false"),
+        Some(Value::Array(_)) => Ok(Value::Array(
+            text.split(',').map(|item| Value::String(item.trim().to_owned())).collect(),
+        )),
+        _ => Ok(Value::String(text.to_owned())),
+    }
+}
+
+fn set_path(table: &mut Table, path: &[String], value: Value) {
+    let Some((last, parents)) = path.split_last() else { return };
+    let mut current = table;
+    for key in parents {
+        let entry = current.entry(key.clone()).or_insert_with(|| Value::Table(Table::new()));
+        if !entry.is_table() {
+            *entry = Value::Table(Table::new());
+        }
+        let Value::Table(next) = entry else { return };
+        current = next;
+    }
+    current.insert(last.clone(), value);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,76 @@
+//! Tests of configuration loading.
+
+use std::io::Write;
+
+use super::*;
+
+fn write(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+#[test]
+fn no_file_gives_the_defaults() {
+    assert_eq!(Config::load(None, no_env()).unwrap(), Config::default());
+}
+
+#[test]
+fn file_values_override_defaults() {
+    let file = write("[profile]\ntime_zone = \"Europe/Berlin\"\n[detectors.rate_limit]\nagent_per_second = 20\n");
+    let config = Config::load(Some(file.path()), no_env()).unwrap();
+    assert_eq!(config.profile.time_zone, "Europe/Berlin");
+    assert_eq!(config.detectors.rate_limit.agent_per_second, 20);
+    assert_eq!(config.detectors.rate_limit.agent_per_day, 5_000);
+}
+
+#[test]
+fn environment_overrides_nested_keys_with_their_types() {
+    let env = vec![
+        ("VIGIL_DETECTORS_RATE_LIMIT_AGENT_PER_SECOND".to_owned(), "42".to_owned()),
+        ("VIGIL_PROFILE_TIME_ZONE".to_owned(), "+05:30".to_owned()),
+        ("VIGIL_SMTP_PASSWORD".to_owned(), "not a config key".to_owned()),
+    ];
+    let config = Config::load(None, env).unwrap();
+    assert_eq!(config.detectors.rate_limit.agent_per_second, 42);
+    assert_eq!(config.profile.time_zone, "+05:30");
+}
+
+#[test]
+fn a_badly_typed_override_names_the_variable() {
+    let env = vec![("VIGIL_INCIDENTS_CORRELATION_WINDOW_SECS".to_owned(), "soon".to_owned())];
+    let error = Config::load(None, env).unwrap_err();
+    assert!(error.problems[0].contains("VIGIL_INCIDENTS_CORRELATION_WINDOW_SECS"), "{error}");
+}
+
+#[test]
+fn every_problem_is_reported_with_file_line_and_key() {
+    let file = write(
+        "# comment\n[profile]\ntime_zone = \"Mars/Base\"\n\n[detectors.usage_spike]\nsigmaa = 3\n\n[nonsense]\nx = 1\n",
+    );
+    let error = Config::load(Some(file.path()), no_env()).unwrap_err();
+    let text = error.to_string();
+    let path = file.path().display().to_string();
+    assert!(text.contains(&format!("{path}:5: [detectors]")), "{text}");
+    assert!(text.contains("sigmaa"), "{text}");
+    assert!(text.contains(&format!("{path}:8: [nonsense]")), "{text}");
+    assert!(text.contains("Mars/Base"), "{text}");
+    assert_eq!(error.problems.len(), 3, "{text}");
+}
+
+#[test]
+fn toml_syntax_errors_name_the_line() {
+    let file = write("[profile]\ntime_zone = \n");
+    let error = Config::load(Some(file.path()), no_env()).unwrap_err();
+    assert!(error.to_string().contains("line 2"), "{error}");
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let error = Config::load(Some(Path::new("/nonexistent/vigil.toml")), no_env()).unwrap_err();
+    assert!(error.to_string().contains("/nonexistent/vigil.toml"));
+}

@@ -1,0 +1,131 @@
+//! Finds a record's top-level `user_id` without decoding it, so the router can
+//! pick the owning shard while the (costly) full decode runs on that shard.
+//!
+//! The scan tracks only string and nesting state: a `user_id` key inside
+//! `details` or inside a string value is never mistaken for the top-level one.
+//! It returns the value's text, unescaped when it holds escapes, so two
+//! spellings of one user id route alike; records it cannot read are routed by
+//! their bytes and rejected by the decoder on whichever shard receives them.
+
+use std::borrow::Cow;
+
+const KEY: &[u8] = b"\"user_id\"";
+
+/// The bytes that decide which shard owns a record: the text of its
+/// top-level `user_id` string, or the whole record when none is found.
+#[must_use]
+pub fn route_key(record: &[u8]) -> Cow<'_, [u8]> {
+    match top_level_user_id(record) {
+        Some(raw) if raw.contains(&b'\\') => unescape(raw).map_or(Cow::Borrowed(record), Cow::Owned),
+        Some(raw) => Cow::Borrowed(raw),
+        None => Cow::Borrowed(record),
+    }
+}
+
+fn unescape(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted).ok().map(String::into_bytes)
+}
+
+fn top_level_user_id(record: &[u8]) -> Option<&[u8]> {
+    let mut depth = 0_u32;
+    let mut i = 0;
+    while i < record.len() {
+        match record[i] {
+            b'"' => {
+                let end = string_end(record, i)?;
+                if depth == 1 && &record[i..=end] == KEY
+                    && let Some(value) = value_after_key(record, end + 1) {
+                        return Some(value);
+                    }
+                i = end + 1;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Index of the quote closing the string that opens at `start`.
+fn string_end(record: &[u8], start: usize) -> Option<usize> {
+    let mut i = start + 1;
+    loop {
+        let offset = memchr::memchr2(b'"', b'\\', &record[i..])?;
+        i += offset;
+        if record[i] == b'\\' {
+            i += 2;
+        } else {
+            return Some(i);
+        }
+    }
+}
+
+/// The raw text inside the string that follows `: ` after a key, if the
+/// key is followed by a colon and a string.
+fn value_after_key(record: &[u8], from: usize) -> Option<&[u8]> {
+    let mut i = skip_space(record, from);
+    if record.get(i) != Some(&b':') {
+        return None;
+    }
+    i = skip_space(record, i + 1);
+    if record.get(i) != Some(&b'"') {
+        return None;
+    }
+    let end = string_end(record, i)?;
+    Some(&record[i + 1..end])
+}
+
+fn skip_space(record: &[u8], mut i: usize) -> usize {
+    while matches!(record.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_top_level_user_id() {
+        let record = br#"{"timestamp":"x","user_id" : "alice","ip_address":"1.2.3.4"}"#;
+        assert_eq!(route_key(record).as_ref(), b"alice");
+    }
+
+    #[test]
+    fn ignores_user_id_nested_in_details_or_inside_strings() {
+        let record =
+            br#"{"details":{"user_id":"mallory"},"note":"\"user_id\":\"eve\"","user_id":"bob"}"#;
+        assert_eq!(route_key(record).as_ref(), b"bob");
+    }
+
+    #[test]
+    fn unreadable_records_route_by_their_bytes() {
+        let record = br#"{"user_id": 42}"#;
+        assert_eq!(route_key(record).as_ref(), record);
+        assert_eq!(route_key(b"not json").as_ref(), b"not json");
+    }
+
+    #[test]
+    fn escaped_quotes_do_not_end_a_string_early() {
+        let record = br#"{"a":"x\\","user_id":"carol\"s"}"#;
+        assert_eq!(route_key(record).as_ref(), br#"carol"s"#);
+    }
+
+    #[test]
+    fn escaped_and_plain_spellings_route_alike() {
+        let escaped = br#"{"user_id":"\u0061lice"}"#;
+        assert_eq!(route_key(escaped).as_ref(), b"alice");
+    }
+}

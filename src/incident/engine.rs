@@ -1,0 +1,176 @@
+//! The incident engine: folds signals about one user into one open incident
+//! while they keep arriving within the correlation window.
+//!
+//! Everything it decides follows from the signals of one user in their
+//! order; it keeps no global counter and reads no clock. That is what makes
+//! incident ids and contents independent of the shard count and of thread
+//! timing: each user's signals come from one shard, in event order.
+
+use rustc_hash::FxHashMap;
+
+use super::{Entities, Incident, IncidentStatus, IncidentType, classify, combined_score};
+use crate::redact::redact_secrets;
+use crate::signal::{Severity, Signal, SignalRecord};
+use crate::stable_hash::stable_hash;
+use crate::time::{SECOND_MS, utc_date_compact};
+
+/// Settings of the incident engine (`[incidents]` in `vigil.toml`).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentConfig {
+    /// Signals of one user this close (event time) to the incident's latest
+    /// signal join it, in seconds.
+    pub correlation_window_secs: u32,
+    /// Distinct findings kept on one incident; more are counted, not listed.
+    pub max_signals: usize,
+    /// Addresses and keys listed on one incident.
+    pub max_entities: usize,
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        Self { correlation_window_secs: 3_600, max_signals: 64, max_entities: 32 }
+    }
+}
+
+/// An open incident and what the engine needs to extend it.
+struct OpenIncident {
+    incident: Incident,
+    hints: Vec<IncidentType>,
+}
+
+/// Correlates signals into incidents.
+pub struct IncidentEngine {
+    config: IncidentConfig,
+    open: FxHashMap<String, OpenIncident>,
+}
+
+impl IncidentEngine {
+    /// An engine with no open incidents.
+    #[must_use]
+    pub fn new(config: IncidentConfig) -> Self {
+        Self { config, open: FxHashMap::default() }
+    }
+
+    /// Folds one signal in. Returns the incident's new revision when the
+    /// signal changed something worth writing (a new incident, a new kind
+    /// of finding, a new address or key, a higher score); a repeat of a
+    /// known finding only updates counts and `last_seen`, which the next
+    /// written revision carries.
+    pub fn on_signal(&mut self, signal: &Signal) -> Option<&Incident> {
+        let window_ms = i64::from(self.config.correlation_window_secs) * SECOND_MS;
+        let joins = self
+            .open
+            .get(&signal.user_id)
+            .is_some_and(|open| signal.at.0 <= open.incident.last_seen.0 + window_ms);
+        if !joins {
+            let opened = open_incident(signal, &self.config);
+            self.open.insert(signal.user_id.clone(), opened);
+            return self.open.get(&signal.user_id).map(|open| &open.incident);
+        }
+        let open = self.open.get_mut(&signal.user_id)?;
+        extend(open, signal, &self.config).then_some(&open.incident)
+    }
+
+    /// Incidents currently open.
+    #[must_use]
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+}
+
+fn open_incident(signal: &Signal, config: &IncidentConfig) -> OpenIncident {
+    let mut incident = Incident {
+        incident_id: incident_id(signal),
+        revision: 1,
+        status: IncidentStatus::Open,
+        incident_type: IncidentType::AnomalousUsage,
+        severity: Severity::Low,
+        score: 0.0,
+        user_id: signal.user_id.clone(),
+        entities: Entities::default(),
+        first_seen: signal.at,
+        last_seen: signal.at,
+        signals: vec![SignalRecord::from(signal)],
+        actions: Vec::new(),
+    };
+    add_entities(&mut incident.entities, signal, config.max_entities);
+    let hints = signal.incident_type.into_iter().collect();
+    let mut open = OpenIncident { incident, hints };
+    reassess(&mut open);
+    open
+}
+
+/// Ids follow from the first signal only: `INC-<UTC date>-<10 hex digits>`.
+fn incident_id(signal: &Signal) -> String {
+    let mut seed = Vec::with_capacity(signal.user_id.len() + signal.name.len() + 9);
+    seed.extend_from_slice(signal.user_id.as_bytes());
+    seed.push(0);
+    seed.extend_from_slice(&signal.at.0.to_be_bytes());
+    seed.extend_from_slice(signal.name.as_bytes());
+    let digest = stable_hash(&seed) >> 24;
+    format!("INC-{}-{digest:010x}", utc_date_compact(signal.at))
+}
+
+/// Applies a joining signal; returns whether a new revision is due.
+fn extend(open: &mut OpenIncident, signal: &Signal, config: &IncidentConfig) -> bool {
+    let incident = &mut open.incident;
+    incident.last_seen = incident.last_seen.max(signal.at);
+    let mut changed = add_entities(&mut incident.entities, signal, config.max_entities);
+    let position = incident.signals.iter().position(|s| s.name == signal.name && s.source == signal.source);
+    let room = incident.signals.len() < config.max_signals;
+    match position.map(|index| &mut incident.signals[index]) {
+        Some(known) => {
+            known.count = known.count.saturating_add(1);
+            if signal.score > known.score {
+                known.score = signal.score;
+                known.severity = known.severity.max(signal.severity);
+                known.evidence.clone_from(&signal.evidence);
+                changed = true;
+            }
+        }
+        None if room => {
+            incident.signals.push(SignalRecord::from(signal));
+            changed = true;
+        }
+        None => {}
+    }
+    if let Some(hint) = signal.incident_type.filter(|h| !open.hints.contains(h)) {
+        open.hints.push(hint);
+        changed = true;
+    }
+    if changed {
+        let before = open.incident.severity;
+        reassess(open);
+        open.incident.revision += 1;
+        if open.incident.severity > before {
+            open.incident.status = IncidentStatus::Escalated;
+        }
+    }
+    changed
+}
+
+fn reassess(open: &mut OpenIncident) {
+    let incident = &mut open.incident;
+    incident.score = combined_score(&incident.signals);
+    incident.incident_type = classify(&incident.signals, &open.hints);
+    let strongest = incident.signals.iter().map(|s| s.severity).max().unwrap_or(Severity::Low);
+    incident.severity = Severity::from_score(incident.score).max(strongest);
+}
+
+/// Adds the signal's address and key; returns whether either was new.
+fn add_entities(entities: &mut Entities, signal: &Signal, max: usize) -> bool {
+    let mut added = false;
+    if let Some(ip) = signal.ip
+        && entities.ips.len() < max {
+            added |= entities.ips.insert(ip);
+        }
+    if let Some(key) = &signal.api_key_id
+        && entities.api_key_ids.len() < max {
+            added |= entities.api_key_ids.insert(redact_secrets(key).into_owned());
+        }
+    added
+}
+
+#[cfg(test)]
+mod tests;

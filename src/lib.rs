@@ -1,0 +1,18 @@
+//! vigil: a streaming security analyzer for API-key based services.
+//!
+//! Events flow from a source through decoding, a shard router and shard
+//! workers (profiles, detectors) into the incident engine. Each stage lives in
+//! its own module; `pipeline` wires them together.
+
+pub mod config;
+pub mod detect;
+pub mod evaluate;
+pub mod event;
+pub mod incident;
+pub mod pipeline;
+pub mod profile;
+pub mod redact;
+pub mod signal;
+pub mod stable_hash;
+pub mod synth;
+pub mod time;

@@ -1,0 +1,135 @@
+//! The pipeline: source → router → shard workers → collector.
+//!
+//! One router thread reads records and sends each to the shard owning its
+//! user (a stable hash of `user_id`); each shard thread decodes, updates its
+//! users' profiles and runs the detectors; the calling thread collects
+//! signals into incidents and writes the outputs. Channels are bounded, so a
+//! slow stage slows the reader instead of growing memory.
+
+mod batch;
+mod collector;
+mod dead_letter;
+mod reader;
+mod shard;
+mod summary;
+
+use std::io::{self, BufRead};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+
+use crate::config::{Config, ConfigError};
+use crate::detect::DetectorSet;
+
+pub use batch::RecordBatch;
+pub use collector::{CollectorSinks, CollectorStats};
+pub use dead_letter::DeadLetter;
+pub use reader::ReadStats;
+pub use shard::{Shard, ShardOutput, ShardSettings, ShardStats};
+pub use summary::RunSummary;
+
+/// Batches queued per shard before the router waits.
+const QUEUE_BATCHES: usize = 8;
+
+/// A configured pipeline, ready to run over an input.
+pub struct Pipeline {
+    settings: ShardSettings,
+    config: Config,
+    shards: usize,
+}
+
+impl Pipeline {
+    /// Builds the pipeline from a validated configuration.
+    ///
+    /// # Errors
+    /// Returns a configuration error when a time zone does not resolve.
+    pub fn new(config: Config, shards: usize) -> Result<Self, ConfigError> {
+        let (clock, user_clocks) =
+            config.profile.clocks().map_err(|problem| ConfigError { problems: vec![problem] })?;
+        let settings = ShardSettings {
+            detectors: Arc::new(DetectorSet::from_config(&config.detectors)),
+            clock,
+            user_clocks: Arc::new(user_clocks),
+            limits: config.profile.limits(),
+            decode_limits: config.input.limits(),
+            lateness_secs: config.profile.lateness_secs,
+        };
+        Ok(Self { settings, config, shards: shards.max(1) })
+    }
+
+    /// Settings each shard runs with, for callers that drive a shard directly.
+    #[must_use]
+    pub fn shard_settings(&self) -> ShardSettings {
+        self.settings.clone()
+    }
+
+    /// Runs `input` to its end. `progress` counts bytes read, for displays.
+    ///
+    /// # Errors
+    /// Returns a read error of the input or a write error of a sink.
+    ///
+    /// # Panics
+    /// Re-raises a panic of a router or shard thread.
+    pub fn run(
+        &self,
+        input: impl BufRead + Send,
+        sinks: CollectorSinks,
+        progress: &AtomicU64,
+    ) -> io::Result<RunSummary> {
+        let started = Instant::now();
+        let (batch_senders, batch_receivers): (Vec<_>, Vec<_>) =
+            (0..self.shards).map(|_| bounded::<RecordBatch>(QUEUE_BATCHES)).unzip();
+        let (recycle_tx, recycle_rx) = bounded::<RecordBatch>(self.shards * QUEUE_BATCHES * 2);
+        let (output_tx, output_rx) = bounded::<ShardOutput>(self.shards * QUEUE_BATCHES * 4);
+
+        std::thread::scope(|scope| {
+            let router = scope.spawn(move || route(input, &batch_senders, &recycle_rx, progress));
+            let workers: Vec<_> = batch_receivers
+                .into_iter()
+                .map(|batches| {
+                    let (settings, outputs, recycle) = (self.settings.clone(), output_tx.clone(), recycle_tx.clone());
+                    scope.spawn(move || work(Shard::new(settings), &batches, &outputs, &recycle))
+                })
+                .collect();
+            drop(output_tx);
+
+            let collected = collector::collect(&output_rx, self.config.incidents.clone(), sinks);
+            drop(output_rx);
+            let shards: Vec<Shard> = workers.into_iter().map(|w| w.join().expect("shard thread panicked")).collect();
+            let read = router.join().expect("router thread panicked")?;
+            Ok(RunSummary::new(read, &shards, collected?, started.elapsed()))
+        })
+    }
+}
+
+fn route(
+    input: impl BufRead,
+    senders: &[Sender<RecordBatch>],
+    recycled: &Receiver<RecordBatch>,
+    progress: &AtomicU64,
+) -> io::Result<ReadStats> {
+    reader::route_lines(input, senders, recycled, progress)
+}
+
+/// A shard thread: processes batches until the router hangs up.
+fn work(
+    mut shard: Shard,
+    batches: &Receiver<RecordBatch>,
+    outputs: &Sender<ShardOutput>,
+    recycle: &Sender<RecordBatch>,
+) -> Shard {
+    let mut output = ShardOutput::default();
+    for mut batch in batches {
+        for (record, line) in batch.iter() {
+            shard.process(record, line, &mut output);
+        }
+        if !output.is_empty() && outputs.send(std::mem::take(&mut output)).is_err() {
+            break;
+        }
+        batch.clear();
+        let _ = recycle.try_send(batch);
+    }
+    shard
+}

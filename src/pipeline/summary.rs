@@ -1,0 +1,119 @@
+//! The end-of-run summary: counts of everything a run saw and did.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+use super::collector::CollectorStats;
+use super::reader::ReadStats;
+use super::shard::Shard;
+use crate::event::RejectReason;
+use crate::incident::Incident;
+
+/// What one run read, found and wrote.
+#[derive(Debug)]
+pub struct RunSummary {
+    /// Lines and bytes read.
+    pub read: ReadStats,
+    /// Events applied to profiles.
+    pub events: u64,
+    /// Records refused, by reason.
+    pub rejects: BTreeMap<RejectReason, u64>,
+    /// Signals raised, by detector or rule id.
+    pub signals: BTreeMap<String, u64>,
+    /// Incident revisions written.
+    pub revisions: u64,
+    /// The latest revision of every incident, by id.
+    pub incidents: BTreeMap<String, Incident>,
+    /// Users with a profile at the end.
+    pub users: u64,
+    /// Users still in cold start at the end, by detector.
+    pub cold_start_users: BTreeMap<&'static str, u64>,
+    /// Evaluations skipped for cold start, by detector.
+    pub cold_start_skips: BTreeMap<&'static str, u64>,
+    /// Bytes of profile state at the end.
+    pub state_bytes: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+impl RunSummary {
+    pub(super) fn new(read: ReadStats, shards: &[Shard], collected: CollectorStats, elapsed: Duration) -> Self {
+        let mut summary = Self {
+            read,
+            events: 0,
+            rejects: collected.rejects,
+            signals: collected.signals,
+            revisions: collected.revisions,
+            incidents: collected.incidents,
+            users: 0,
+            cold_start_users: BTreeMap::new(),
+            cold_start_skips: BTreeMap::new(),
+            state_bytes: 0,
+            elapsed,
+        };
+        for shard in shards {
+            let stats = shard.stats();
+            summary.events += stats.events;
+            summary.users += shard.users() as u64;
+            summary.state_bytes += shard.state_bytes() as u64;
+            add_counts(&mut summary.cold_start_skips, stats.cold_start_skips);
+            add_counts(&mut summary.cold_start_users, shard.cold_start_users());
+        }
+        summary
+    }
+
+    /// Records refused in all.
+    #[must_use]
+    pub fn rejected(&self) -> u64 {
+        self.rejects.values().sum()
+    }
+
+    /// Records per second of wall time.
+    #[must_use]
+    pub fn events_per_second(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss, reason = "a rate for display")]
+        let records = self.read.records as f64;
+        records / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+fn add_counts(into: &mut BTreeMap<&'static str, u64>, from: BTreeMap<&'static str, u64>) {
+    for (key, count) in from {
+        *into.entry(key).or_default() += count;
+    }
+}
+
+impl fmt::Display for RunSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "records {}  events {}  rejected {}  users {}  signals {}  incidents {} ({} revisions)",
+            self.read.records,
+            self.events,
+            self.rejected(),
+            self.users,
+            self.signals.values().sum::<u64>(),
+            self.incidents.len(),
+            self.revisions,
+        )?;
+        for (reason, count) in &self.rejects {
+            writeln!(f, "  rejected {reason}: {count}")?;
+        }
+        for (name, count) in &self.signals {
+            writeln!(f, "  signal {name}: {count}")?;
+        }
+        for (detector, users) in &self.cold_start_users {
+            writeln!(f, "  cold start {detector}: {users} users")?;
+        }
+        #[allow(clippy::cast_precision_loss, reason = "a ratio for display")]
+        let per_user = self.state_bytes as f64 / (self.users.max(1) as f64);
+        write!(
+            f,
+            "elapsed {:.2} s  {:.0} records/s  profile state {:.0} bytes/user",
+            self.elapsed.as_secs_f64(),
+            self.events_per_second(),
+            per_user
+        )
+    }
+}
