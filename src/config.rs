@@ -167,6 +167,9 @@ impl Config {
         if self.incidents.correlation_window_secs == 0 {
             problems.push("incidents.correlation_window_secs must be above 0".to_owned());
         }
+        if !(0.0..=1.0).contains(&self.incidents.min_score) {
+            problems.push(format!("incidents.min_score must be between 0 and 1, not {}", self.incidents.min_score));
+        }
         problems
     }
 }

@@ -145,13 +145,15 @@ fn local_from_offset(at: Timestamp, offset_secs: i32) -> LocalTime {
     let local_ms = at.0 + i64::from(offset_secs) * SECOND_MS;
     let day = local_ms.div_euclid(DAY_MS);
     let ms_of_day = local_ms.rem_euclid(DAY_MS);
+    let day = i32::try_from(day).unwrap_or(i32::MAX);
+    LocalTime { day, hour: u8::try_from(ms_of_day / HOUR_MS).unwrap_or(0), weekday: weekday_of(day) }
+}
+
+/// The Monday-based weekday (Monday is 0) of a day counted from 1970-01-01.
+#[must_use]
+pub fn weekday_of(day: i32) -> u8 {
     // 1970-01-01 was a Thursday: Monday-based weekday 3.
-    let weekday = (day + 3).rem_euclid(7);
-    LocalTime {
-        day: i32::try_from(day).unwrap_or(i32::MAX),
-        hour: u8::try_from(ms_of_day / HOUR_MS).unwrap_or(0),
-        weekday: u8::try_from(weekday).unwrap_or(0),
-    }
+    u8::try_from((i64::from(day) + 3).rem_euclid(7)).unwrap_or(0)
 }
 
 fn parse_fixed_offset(name: &str) -> Option<i32> {

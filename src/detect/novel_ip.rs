@@ -1,7 +1,8 @@
 //! `novel_ip`: an established user calls from an address never seen for
-//! them. An address inside a known /24 (IPv4) or /48 (IPv6) is weaker
-//! evidence than one outside; when every address of the last 24 hours is new
-//! the whole footprint has moved, and the finding escalates.
+//! them. An address inside a known /24 (IPv4) or /48 (IPv6) is weak
+//! evidence (providers reassign hosts all the time); one outside is strong,
+//! and when every address of the last 24 hours is new as well, the whole
+//! footprint has moved to unknown networks and the finding escalates.
 
 use serde_json::json;
 
@@ -17,13 +18,16 @@ pub struct NovelIpConfig {
     pub enabled: bool,
     /// Events a user needs before a new address means anything.
     pub min_baseline_events: u32,
+    /// Completed days of history a user needs before a new address means
+    /// anything: the first days show only part of their usual networks.
+    pub min_history_days: u8,
     /// The window in which an entirely new footprint escalates, in seconds.
     pub recent_window_secs: u32,
 }
 
 impl Default for NovelIpConfig {
     fn default() -> Self {
-        Self { enabled: true, min_baseline_events: 10, recent_window_secs: 86_400 }
+        Self { enabled: true, min_baseline_events: 10, min_history_days: 7, recent_window_secs: 86_400 }
     }
 }
 
@@ -55,7 +59,9 @@ impl Detector for NovelIp {
     }
 
     fn warmed_up(&self, profile: &Profile) -> bool {
-        profile.events >= self.config.min_baseline_events && !profile.ips.is_empty()
+        profile.events >= self.config.min_baseline_events
+            && profile.history_days() >= self.config.min_history_days
+            && !profile.ips.is_empty()
     }
 
     fn inspect(&self, cx: &Context<'_, '_>) -> Option<Finding> {
@@ -64,9 +70,9 @@ impl Detector for NovelIp {
         let all_new = cx.profile.ips.recent_all_new(cx.event.timestamp, self.config.recent_window_secs);
         let (severity, score, label) = match (familiarity, all_new) {
             (Familiarity::Known, _) => return None,
-            (_, true) => (Severity::Critical, 0.92, "all_recent_new"),
+            (Familiarity::New, true) => (Severity::Critical, 0.92, "all_recent_new"),
             (Familiarity::New, false) => (Severity::High, 0.75, "new_network"),
-            (Familiarity::SamePrefix, false) => (Severity::Medium, 0.45, "known_prefix"),
+            (Familiarity::SamePrefix, _) => (Severity::Low, 0.2, "known_prefix"),
         };
         let facts = evidence([
             ("ip", json!(ip.to_string())),
@@ -84,7 +90,7 @@ mod tests {
 
     fn established_user() -> Scenario {
         let mut scenario = Scenario::new();
-        for day in 0..6 {
+        for day in 0..9 {
             for i in 0..5 {
                 scenario.record(&event(at_day(day, 9).plus_ms(i * 1_000)));
             }
@@ -99,13 +105,13 @@ mod tests {
     }
 
     #[test]
-    fn a_new_network_is_high_and_a_known_prefix_medium() {
+    fn a_new_network_is_high_and_a_known_prefix_low() {
         let detector = NovelIp::new(NovelIpConfig::default());
         let mut scenario = established_user();
-        let outside = scenario.inspect(&detector, &from_ip(5, "203.0.113.50")).unwrap();
+        let outside = scenario.inspect(&detector, &from_ip(8, "203.0.113.50")).unwrap();
         assert_eq!((outside.severity, outside.evidence["familiarity"].as_str()), (Severity::High, Some("new_network")));
-        let inside = scenario.inspect(&detector, &from_ip(5, "192.0.2.77")).unwrap();
-        assert_eq!(inside.severity, Severity::Medium);
+        let inside = scenario.inspect(&detector, &from_ip(8, "192.0.2.77")).unwrap();
+        assert_eq!(inside.severity, Severity::Low);
         assert_eq!(inside.evidence["known_ips"], 2);
     }
 
@@ -113,17 +119,37 @@ mod tests {
     fn each_address_fires_only_on_first_sight() {
         let detector = NovelIp::new(NovelIpConfig::default());
         let mut scenario = established_user();
-        assert!(scenario.inspect(&detector, &from_ip(5, "203.0.113.50")).is_some());
-        assert!(scenario.inspect(&detector, &from_ip(5, "203.0.113.50")).is_none());
+        assert!(scenario.inspect(&detector, &from_ip(8, "203.0.113.50")).is_some());
+        assert!(scenario.inspect(&detector, &from_ip(8, "203.0.113.50")).is_none());
     }
 
     #[test]
     fn an_entirely_new_footprint_escalates_to_critical() {
         let detector = NovelIp::new(NovelIpConfig::default());
         let mut scenario = established_user();
-        scenario.record(&from_ip(8, "203.0.113.50"));
-        let finding = scenario.inspect(&detector, &from_ip(8, "198.51.100.3")).unwrap();
+        scenario.record(&from_ip(11, "203.0.113.50"));
+        let finding = scenario.inspect(&detector, &from_ip(11, "198.51.100.3")).unwrap();
         assert_eq!(finding.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn a_reassigned_host_in_a_known_prefix_stays_low_after_a_quiet_day() {
+        let detector = NovelIp::new(NovelIpConfig::default());
+        let mut scenario = established_user();
+        let finding = scenario.inspect(&detector, &from_ip(11, "192.0.2.77")).unwrap();
+        assert_eq!(finding.severity, Severity::Low);
+    }
+
+    #[test]
+    fn a_week_of_history_is_needed_before_judging() {
+        let detector = NovelIp::new(NovelIpConfig::default());
+        let mut scenario = Scenario::new();
+        for day in 0..3 {
+            for i in 0..20 {
+                scenario.record(&event(at_day(day, 9).plus_ms(i * 1_000)));
+            }
+        }
+        assert!(!detector.warmed_up(scenario.profile_at(at_day(3, 10))));
     }
 
     #[test]

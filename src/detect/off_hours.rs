@@ -1,13 +1,17 @@
 //! `off_hours`: activity when the user is normally quiet.
 //!
-//! Two tests, judged once per local day each, when today's count of
-//! suspicious requests reaches `min_events`:
-//! - the user's own quiet hours: hours of the day that hold under
-//!   `quiet_hour_share` of the user's history;
-//! - the fixed quiet window (02:00–06:00 local by default): more than
-//!   `window_share` of today's requests fell in it, while the window holds
-//!   under `max_habitual_share` of the user's history. Users who habitually
-//!   work at night (night shifts) are therefore not flagged for it.
+//! Both tests compare today with the user's completed days and fire once per
+//! local day each, when today's count of suspicious requests reaches
+//! `min_events`:
+//! - the user's own quiet hours: hours of the day that, with the hour on
+//!   either side, each hold under `quiet_hour_share` of the user's history
+//!   (so a working day that runs a little long is not off hours);
+//! - the fixed quiet window (02:00–06:00 local by default), for users whose
+//!   history puts under `max_habitual_share` of their requests in it:
+//!   requests in the window's hours the user does not habitually work (each
+//!   under `habitual_hour_share` of their history) make up more than
+//!   `window_share` of today. Night-shift workers and early risers are
+//!   therefore not flagged for the hours they always work.
 
 use serde_json::json;
 
@@ -28,10 +32,13 @@ pub struct OffHoursConfig {
     /// Share of today's requests inside the window that is suspicious.
     pub window_share: f64,
     /// The window test applies only to users whose history puts less than
-    /// this share of requests inside the window.
+    /// this share of their requests inside the window.
     pub max_habitual_share: f64,
-    /// An hour of the day holding less than this share of the user's
-    /// history is one of their quiet hours.
+    /// A window hour holding at least this share of the user's history is
+    /// one they habitually work, and the window test ignores it.
+    pub habitual_hour_share: f64,
+    /// An hour of the day is one of the user's quiet hours when it and its
+    /// neighbours each hold less than this share of their history.
     pub quiet_hour_share: f64,
     /// Suspicious requests needed in one local day before it fires.
     pub min_events: u16,
@@ -49,8 +56,9 @@ impl Default for OffHoursConfig {
             window_end_hour: 6,
             window_share: 0.3,
             max_habitual_share: 0.1,
+            habitual_hour_share: 0.02,
             quiet_hour_share: 0.01,
-            min_events: 10,
+            min_events: 15,
             min_history_days: 7,
             min_history_events: 100,
         }
@@ -68,6 +76,7 @@ impl OffHoursConfig {
         for (key, share) in [
             ("window_share", self.window_share),
             ("max_habitual_share", self.max_habitual_share),
+            ("habitual_hour_share", self.habitual_hour_share),
             ("quiet_hour_share", self.quiet_hour_share),
         ] {
             if !(0.0..=1.0).contains(&share) {
@@ -93,12 +102,15 @@ impl OffHours {
         Self { config }
     }
 
-    fn in_window(&self, hour: u8) -> bool {
-        hours_in(self.config.window_start_hour, self.config.window_end_hour).any(|h| h == hour)
+    /// The window's hours this user does not habitually work.
+    fn unhabitual_window_hours<'p>(&self, profile: &'p Profile) -> impl Iterator<Item = u8> + 'p {
+        let threshold = self.config.habitual_hour_share;
+        hours_in(self.config.window_start_hour, self.config.window_end_hour)
+            .filter(move |&h| profile.hours.hour_share(h) < threshold)
     }
 
     fn is_quiet_hour(&self, profile: &Profile, hour: u8) -> bool {
-        profile.hours.hour_share(hour) < self.config.quiet_hour_share
+        [23, 0, 1].iter().all(|&step| profile.hours.hour_share((hour + step) % 24) < self.config.quiet_hour_share)
     }
 
     /// Fires when this event brings today's quiet-hour requests to `min_events`.
@@ -114,18 +126,18 @@ impl OffHours {
         (quiet_today + 1 == u32::from(self.config.min_events)).then_some(quiet_today + 1)
     }
 
-    /// Fires when this event brings today's window requests to `min_events`
-    /// and the window holds an unusual share of today.
+    /// Fires when this event brings today's unhabitual window requests to
+    /// `min_events` and they make up an unusual share of today.
     fn quiet_window(&self, profile: &Profile, hour: u8) -> Option<(u32, f64)> {
-        if !self.in_window(hour) {
-            return None;
-        }
         let (start, end) = (self.config.window_start_hour, self.config.window_end_hour);
-        if profile.hours.window_share(start, end) >= self.config.max_habitual_share {
+        if profile.hours.window_share(start, end) >= self.config.max_habitual_share
+            || !self.unhabitual_window_hours(profile).any(|h| h == hour)
+        {
             return None;
         }
         let today = profile.usage.today_hours();
-        let in_window: u32 = hours_in(start, end).map(|h| u32::from(today[usize::from(h)])).sum::<u32>() + 1;
+        let in_window: u32 =
+            self.unhabitual_window_hours(profile).map(|h| u32::from(today[usize::from(h)])).sum::<u32>() + 1;
         let share = f64::from(in_window) / f64::from(profile.usage.today_total().requests + 1);
         let reached = in_window == u32::from(self.config.min_events);
         (reached && share > self.config.window_share).then_some((in_window, share))
@@ -201,14 +213,34 @@ mod tests {
         let mut scenario = office_worker();
         let found = findings(&mut scenario, &night_burst(14, 3, 40));
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].evidence["quiet_hour_events_today"], 10);
-        assert_eq!(found[0].evidence["window_events_today"], 10);
+        let minimum = OffHoursConfig::default().min_events;
+        assert_eq!(found[0].evidence["quiet_hour_events_today"], minimum);
+        assert_eq!(found[0].evidence["window_events_today"], minimum);
+    }
+
+    #[test]
+    fn early_risers_are_not_flagged_for_the_hour_they_start_work() {
+        let mut scenario = Scenario::new();
+        for day in 0..14 {
+            for hour in 5..13 {
+                for minute in 0..10 {
+                    scenario.record(&event(at_day(day, hour).plus_ms(minute * 60_000)));
+                }
+            }
+        }
+        assert!(findings(&mut scenario, &night_burst(14, 5, 40)).is_empty());
     }
 
     #[test]
     fn a_few_late_requests_stay_below_the_minimum() {
         let mut scenario = office_worker();
         assert!(findings(&mut scenario, &night_burst(14, 22, 5)).is_empty());
+    }
+
+    #[test]
+    fn an_hour_next_to_the_working_day_is_not_quiet() {
+        let mut scenario = office_worker();
+        assert!(findings(&mut scenario, &night_burst(14, 17, 40)).is_empty());
     }
 
     #[test]

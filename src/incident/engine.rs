@@ -1,6 +1,11 @@
 //! The incident engine: folds signals about one user into one open incident
 //! while they keep arriving within the correlation window.
 //!
+//! Risk accumulates before it alerts: a group of signals becomes a published
+//! incident only once its combined score reaches `min_score`. Weak signals
+//! (a new address inside a known /24, say) wait in the group and count
+//! towards a later, stronger finding, but alone never page anyone.
+//!
 //! Everything it decides follows from the signals of one user in their
 //! order; it keeps no global counter and reads no clock. That is what makes
 //! incident ids and contents independent of the shard count and of thread
@@ -25,11 +30,14 @@ pub struct IncidentConfig {
     pub max_signals: usize,
     /// Addresses and keys listed on one incident.
     pub max_entities: usize,
+    /// Combined score a group of signals needs before it is published as an
+    /// incident (0–1).
+    pub min_score: f64,
 }
 
 impl Default for IncidentConfig {
     fn default() -> Self {
-        Self { correlation_window_secs: 3_600, max_signals: 64, max_entities: 32 }
+        Self { correlation_window_secs: 3_600, max_signals: 64, max_entities: 32, min_score: 0.3 }
     }
 }
 
@@ -37,6 +45,9 @@ impl Default for IncidentConfig {
 struct OpenIncident {
     incident: Incident,
     hints: Vec<IncidentType>,
+    /// Whether a revision has been written; until then the group is below
+    /// `min_score` and its revision stays 1.
+    published: bool,
 }
 
 /// Correlates signals into incidents.
@@ -66,7 +77,8 @@ impl IncidentEngine {
         if !joins {
             let opened = open_incident(signal, &self.config);
             self.open.insert(signal.user_id.clone(), opened);
-            return self.open.get(&signal.user_id).map(|open| &open.incident);
+            let open = self.open.get(&signal.user_id)?;
+            return open.published.then_some(&open.incident);
         }
         let open = self.open.get_mut(&signal.user_id)?;
         extend(open, signal, &self.config).then_some(&open.incident)
@@ -96,8 +108,9 @@ fn open_incident(signal: &Signal, config: &IncidentConfig) -> OpenIncident {
     };
     add_entities(&mut incident.entities, signal, config.max_entities);
     let hints = signal.incident_type.into_iter().collect();
-    let mut open = OpenIncident { incident, hints };
+    let mut open = OpenIncident { incident, hints, published: false };
     reassess(&mut open);
+    open.published = open.incident.score >= config.min_score;
     open
 }
 
@@ -139,15 +152,20 @@ fn extend(open: &mut OpenIncident, signal: &Signal, config: &IncidentConfig) -> 
         open.hints.push(hint);
         changed = true;
     }
-    if changed {
-        let before = open.incident.severity;
-        reassess(open);
-        open.incident.revision += 1;
-        if open.incident.severity > before {
-            open.incident.status = IncidentStatus::Escalated;
-        }
+    if !changed {
+        return false;
     }
-    changed
+    let before = open.incident.severity;
+    reassess(open);
+    if !open.published {
+        open.published = open.incident.score >= config.min_score;
+        return open.published;
+    }
+    open.incident.revision += 1;
+    if open.incident.severity > before {
+        open.incident.status = IncidentStatus::Escalated;
+    }
+    true
 }
 
 fn reassess(open: &mut OpenIncident) {

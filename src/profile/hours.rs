@@ -1,5 +1,6 @@
 //! The hour-of-week activity histogram: when in the week a user is usually
-//! active, in their local time.
+//! active, in their local time. It holds completed days only, so today's
+//! activity, however unusual, is judged against the habits before it.
 
 /// Request counts per local hour of the week (Monday 00:00 is slot 0).
 /// Counts halve together when one would overflow, so the shape is kept and
@@ -19,12 +20,28 @@ impl Default for ActivityHours {
 impl ActivityHours {
     /// Counts one request in `hour_of_week`.
     pub fn add(&mut self, hour_of_week: usize) {
+        self.add_count(hour_of_week, 1);
+    }
+
+    /// Counts `count` requests in `hour_of_week`.
+    pub fn add_count(&mut self, hour_of_week: usize, count: u16) {
         let index = hour_of_week % 168;
-        if self.slots[index] == u16::MAX {
+        if self.slots[index].checked_add(count).is_none() {
             self.halve();
         }
-        self.slots[index] += 1;
-        self.total += 1;
+        self.slots[index] = self.slots[index].saturating_add(count);
+        self.total = self.slots.iter().map(|&c| u32::from(c)).sum();
+    }
+
+    /// Folds a completed day's requests per local hour into the weekday's
+    /// slots.
+    pub fn add_day(&mut self, weekday: u8, hours: &[u16; 24]) {
+        let base = usize::from(weekday % 7) * 24;
+        for (hour, &count) in hours.iter().enumerate() {
+            if count > 0 {
+                self.add_count(base + hour, count);
+            }
+        }
     }
 
     fn halve(&mut self) {

@@ -7,7 +7,7 @@ mod ips;
 mod keys;
 
 use crate::event::Event;
-use crate::time::{LocalTime, Timestamp};
+use crate::time::{LocalTime, Timestamp, weekday_of};
 
 pub use daily::{Baseline, DailyUsage, DayTotal, HISTORY_DAYS};
 pub use hours::{ActivityHours, hours_in};
@@ -64,6 +64,10 @@ impl Profile {
     /// Moves the profile's calendar to the event's local day, so detectors
     /// compare against a baseline of completed days. Call before detectors.
     pub fn advance(&mut self, local: LocalTime) {
+        let today = self.usage.today();
+        if local.day > today {
+            self.hours.add_day(weekday_of(today), self.usage.today_hours());
+        }
         self.usage.roll_to(local.day);
     }
 
@@ -71,7 +75,9 @@ impl Profile {
     /// event against the state before it.
     pub fn record(&mut self, event: &Event<'_>, local: LocalTime, limits: &ProfileLimits) {
         self.usage.add(local.day, local.hour, event.tokens_used);
-        self.hours.add(local.hour_of_week());
+        if local.day < self.usage.today() {
+            self.hours.add(local.hour_of_week());
+        }
         if let Some(ip) = event.ip_address {
             self.ips.record(ip, event.timestamp, limits.max_ips_per_user);
         }

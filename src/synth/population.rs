@@ -201,6 +201,9 @@ pub(super) struct UserState {
     /// Current address of each home network, as indices into `addresses`.
     homes: [u8; MAX_HOMES],
     home_count: u8,
+    /// Sessions started so far; the first ones visit every home once, so a
+    /// user's usual networks all appear in their first days.
+    sessions: u32,
     /// User-specific strings referenced by records (leaked-secret carriers).
     pub(super) extras: Vec<Box<str>>,
     /// Daily usage so far, by UTC day.
@@ -259,6 +262,7 @@ impl UserState {
             addresses: Vec::with_capacity(4),
             homes: [0; MAX_HOMES],
             home_count: 0,
+            sessions: 0,
             extras: Vec::new(),
             usage: UsageHistory::default(),
             attack: None,
@@ -305,7 +309,9 @@ impl UserState {
     /// Picks the home a session connects from, and remembers it as used.
     pub(super) fn session_address(&mut self, rng: &mut ChaCha8Rng) -> u8 {
         let count = usize::from(self.home_count);
-        let slot = weighted_index(rng, &HOME_WEIGHTS[..count]);
+        let first_visit = usize::try_from(self.sessions).ok().filter(|&n| n < count);
+        self.sessions = self.sessions.saturating_add(1);
+        let slot = first_visit.unwrap_or_else(|| weighted_index(rng, &HOME_WEIGHTS[..count]));
         let index = self.homes[slot];
         self.addresses[usize::from(index)].used = true;
         index

@@ -85,3 +85,22 @@ fn a_leaked_secret_makes_a_critical_key_compromise() {
     assert_eq!((incident.incident_type, incident.severity), (IncidentType::ApiKeyCompromise, Severity::Critical));
     assert!(incident.entities.api_key_ids.iter().all(|k| !k.contains("Zx81mQ0p")));
 }
+
+#[test]
+fn weak_signals_wait_until_their_combined_score_reaches_the_minimum() {
+    let mut engine = IncidentEngine::new(IncidentConfig::default());
+    assert!(engine.on_signal(&signal("u", "novel_ip", 0.2, 0)).is_none());
+    let published = engine.on_signal(&signal("u", "off_hours", 0.2, HOUR_MS / 4)).unwrap().clone();
+    assert_eq!(published.revision, 1);
+    assert_eq!(published.status, IncidentStatus::Open);
+    assert!(published.score >= IncidentConfig::default().min_score);
+    let names: Vec<&str> = published.signals.iter().map(|s| s.name.as_ref()).collect();
+    assert_eq!(names, ["novel_ip", "off_hours"]);
+}
+
+#[test]
+fn a_weak_signal_alone_never_becomes_an_incident() {
+    let mut engine = IncidentEngine::new(IncidentConfig::default());
+    assert!(engine.on_signal(&signal("u", "novel_ip", 0.2, 0)).is_none());
+    assert!(engine.on_signal(&signal("u", "novel_ip", 0.2, 2 * HOUR_MS)).is_none());
+}
