@@ -1,5 +1,9 @@
 //! Throughput benchmarks: decoding alone, one shard's work alone, and the
 //! whole pipeline with one and two shards, on generated traffic.
+#![allow(
+    missing_docs,
+    reason = "criterion_main! generates an undocumented entry point"
+)]
 
 use std::io::Cursor;
 use std::sync::atomic::AtomicU64;
@@ -19,7 +23,10 @@ fn traffic() -> Vec<u8> {
 }
 
 fn lines(events: &[u8]) -> Vec<&[u8]> {
-    events.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect()
+    events
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 fn bench_decode(c: &mut Criterion, events: &[u8]) {
@@ -28,7 +35,12 @@ fn bench_decode(c: &mut Criterion, events: &[u8]) {
     let mut group = c.benchmark_group("decode");
     group.throughput(Throughput::Elements(records.len() as u64));
     group.bench_function("events", |b| {
-        b.iter(|| records.iter().filter(|r| decode(r, &limits).is_ok()).count());
+        b.iter(|| {
+            records
+                .iter()
+                .filter(|r| decode(r, &limits).is_ok())
+                .count()
+        });
     });
     group.finish();
 }
@@ -61,8 +73,15 @@ fn bench_pipeline(c: &mut Criterion, events: &[u8]) {
         let pipeline = Pipeline::new(Config::default(), shards).unwrap();
         group.bench_with_input(BenchmarkId::new("shards", shards), &shards, |b, _| {
             b.iter(|| {
-                let sinks = CollectorSinks { incidents: Some(Box::new(std::io::sink())), dead_letter: None, source: String::new() };
-                pipeline.run(Cursor::new(events), sinks, &AtomicU64::new(0)).unwrap().events
+                let sinks = CollectorSinks {
+                    incidents: Some(Box::new(std::io::sink())),
+                    dead_letter: None,
+                    source: String::new(),
+                };
+                pipeline
+                    .run(Cursor::new(events), sinks, &AtomicU64::new(0))
+                    .unwrap()
+                    .events
             });
         });
     }

@@ -45,7 +45,10 @@ pub struct InputConfig {
 impl Default for InputConfig {
     fn default() -> Self {
         let limits = DecodeLimits::default();
-        Self { max_event_bytes: limits.max_event_bytes, max_extra_fields: limits.max_extra_fields }
+        Self {
+            max_event_bytes: limits.max_event_bytes,
+            max_extra_fields: limits.max_extra_fields,
+        }
     }
 }
 
@@ -53,7 +56,10 @@ impl InputConfig {
     /// The decoder's limits.
     #[must_use]
     pub fn limits(&self) -> DecodeLimits {
-        DecodeLimits { max_event_bytes: self.max_event_bytes, max_extra_fields: self.max_extra_fields }
+        DecodeLimits {
+            max_event_bytes: self.max_event_bytes,
+            max_extra_fields: self.max_extra_fields,
+        }
     }
 }
 
@@ -92,7 +98,10 @@ impl ProfileConfig {
     /// The limits profiles keep.
     #[must_use]
     pub fn limits(&self) -> ProfileLimits {
-        ProfileLimits { max_ips_per_user: self.max_ips_per_user, max_keys_per_user: self.max_keys_per_user }
+        ProfileLimits {
+            max_ips_per_user: self.max_ips_per_user,
+            max_keys_per_user: self.max_keys_per_user,
+        }
     }
 
     /// The default clock and the per-user clocks.
@@ -120,7 +129,9 @@ impl ProfileConfig {
             }
         }
         if self.max_ips_per_user == 0 || self.max_keys_per_user == 0 {
-            problems.push("profile.max_ips_per_user and max_keys_per_user must be at least 1".to_owned());
+            problems.push(
+                "profile.max_ips_per_user and max_keys_per_user must be at least 1".to_owned(),
+            );
         }
         problems
     }
@@ -141,13 +152,20 @@ impl Config {
     /// # Errors
     /// Returns every problem found: unreadable file, bad TOML, unknown
     /// sections or keys, wrong types, out-of-range values, bad overrides.
-    pub fn load(path: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let source = Source::read(path)?;
         let mut table = source.parse()?;
         let mut problems = apply_env(&mut table, env);
         let config = build_sections(&source, &table, &mut problems);
         problems.extend(config.problems());
-        if problems.is_empty() { Ok(config) } else { Err(ConfigError { problems }) }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError { problems })
+        }
     }
 
     /// Loads with the process environment.
@@ -168,7 +186,10 @@ impl Config {
             problems.push("incidents.correlation_window_secs must be above 0".to_owned());
         }
         if !(0.0..=1.0).contains(&self.incidents.min_score) {
-            problems.push(format!("incidents.min_score must be between 0 and 1, not {}", self.incidents.min_score));
+            problems.push(format!(
+                "incidents.min_score must be between 0 and 1, not {}",
+                self.incidents.min_score
+            ));
         }
         problems
     }
@@ -183,15 +204,25 @@ struct Source {
 impl Source {
     fn read(path: Option<&Path>) -> Result<Self, ConfigError> {
         let Some(path) = path else {
-            return Ok(Self { path: None, text: String::new() });
+            return Ok(Self {
+                path: None,
+                text: String::new(),
+            });
         };
         std::fs::read_to_string(path)
-            .map(|text| Self { path: Some(path.to_owned()), text })
-            .map_err(|e| ConfigError { problems: vec![format!("{}: cannot read: {e}", path.display())] })
+            .map(|text| Self {
+                path: Some(path.to_owned()),
+                text,
+            })
+            .map_err(|e| ConfigError {
+                problems: vec![format!("{}: cannot read: {e}", path.display())],
+            })
     }
 
     fn name(&self) -> String {
-        self.path.as_ref().map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string())
+        self.path
+            .as_ref()
+            .map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string())
     }
 
     fn parse(&self) -> Result<Table, ConfigError> {
@@ -204,11 +235,15 @@ impl Source {
     fn section_line(&self, section: &str) -> Option<usize> {
         let header = format!("[{section}");
         let dotted = format!("{section}.");
-        self.text.lines().position(|line| {
-            let line = line.trim_start();
-            line.starts_with(&header) || line.starts_with(&dotted) || line.starts_with(&format!("{section} "))
-        })
-        .map(|index| index + 1)
+        self.text
+            .lines()
+            .position(|line| {
+                let line = line.trim_start();
+                line.starts_with(&header)
+                    || line.starts_with(&dotted)
+                    || line.starts_with(&format!("{section} "))
+            })
+            .map(|index| index + 1)
     }
 
     fn locate(&self, section: &str) -> String {
@@ -228,7 +263,11 @@ fn build_sections(source: &Source, table: &Table, problems: &mut Vec<String>) ->
         single.insert(section.clone(), value.clone());
         match Config::deserialize(Value::Table(single)) {
             Ok(parsed) => merge_section(&mut config, parsed, section),
-            Err(e) => problems.push(format!("{}: [{section}] {}", source.locate(section), one_line(&e.to_string()))),
+            Err(e) => problems.push(format!(
+                "{}: [{section}] {}",
+                source.locate(section),
+                one_line(&e.to_string())
+            )),
         }
     }
     config
@@ -253,11 +292,16 @@ fn one_line(text: &str) -> String {
 fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>) -> Vec<String> {
     let known = Value::try_from(Config::default()).unwrap_or(Value::Table(Table::new()));
     let mut problems = Vec::new();
-    let mut vars: Vec<_> = env.into_iter().filter(|(name, _)| name.starts_with("VIGIL_")).collect();
+    let mut vars: Vec<_> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("VIGIL_"))
+        .collect();
     vars.sort();
     for (name, text) in vars {
         let rest = name["VIGIL_".len()..].to_ascii_lowercase();
-        let Some(path) = resolve_path(&known, &rest) else { continue };
+        let Some(path) = resolve_path(&known, &rest) else {
+            continue;
+        };
         let default = lookup(&known, &path);
         match typed_value(default, &text) {
             Ok(value) => set_path(table, &path, value),
@@ -270,16 +314,21 @@ fn apply_env(table: &mut Table, env: impl IntoIterator<Item = (String, String)>)
 /// Splits `profile_time_zone` into `["profile", "time_zone"]` by walking the
 /// tree of known keys.
 fn resolve_path(known: &Value, rest: &str) -> Option<Vec<String>> {
-    let Value::Table(table) = known else { return None };
+    let Value::Table(table) = known else {
+        return None;
+    };
     for (key, value) in table {
         if rest == key && !value.is_table() {
             return Some(vec![key.clone()]);
         }
-        if let Some(tail) = rest.strip_prefix(key.as_str()).and_then(|t| t.strip_prefix('_'))
-            && let Some(mut path) = resolve_path(value, tail) {
-                path.insert(0, key.clone());
-                return Some(path);
-            }
+        if let Some(tail) = rest
+            .strip_prefix(key.as_str())
+            .and_then(|t| t.strip_prefix('_'))
+            && let Some(mut path) = resolve_path(value, tail)
+        {
+            path.insert(0, key.clone());
+            return Some(path);
+        }
     }
     None
 }
@@ -290,21 +339,39 @@ fn lookup<'v>(root: &'v Value, path: &[String]) -> Option<&'v Value> {
 
 fn typed_value(default: Option<&Value>, text: &str) -> Result<Value, &'static str> {
     match default {
-        Some(Value::Integer(_)) => text.trim().parse().map(Value::Integer).map_err(|_| "an integer"),
-        Some(Value::Float(_)) => text.trim().parse().map(Value::Float).map_err(|_| "a number"),
-        Some(Value::Boolean(_)) => text.trim().parse().map(Value::Boolean).map_err(|_| "true or false"),
+        Some(Value::Integer(_)) => text
+            .trim()
+            .parse()
+            .map(Value::Integer)
+            .map_err(|_| "an integer"),
+        Some(Value::Float(_)) => text
+            .trim()
+            .parse()
+            .map(Value::Float)
+            .map_err(|_| "a number"),
+        Some(Value::Boolean(_)) => text
+            .trim()
+            .parse()
+            .map(Value::Boolean)
+            .map_err(|_| "true or false"),
         Some(Value::Array(_)) => Ok(Value::Array(
-            text.split(',').map(|item| Value::String(item.trim().to_owned())).collect(),
+            text.split(',')
+                .map(|item| Value::String(item.trim().to_owned()))
+                .collect(),
         )),
         _ => Ok(Value::String(text.to_owned())),
     }
 }
 
 fn set_path(table: &mut Table, path: &[String], value: Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut current = table;
     for key in parents {
-        let entry = current.entry(key.clone()).or_insert_with(|| Value::Table(Table::new()));
+        let entry = current
+            .entry(key.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
         if !entry.is_table() {
             *entry = Value::Table(Table::new());
         }

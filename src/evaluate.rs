@@ -25,7 +25,11 @@ impl KindScore {
     #[must_use]
     pub fn recall(&self) -> f64 {
         #[allow(clippy::cast_precision_loss, reason = "small counts")]
-        if self.labelled == 0 { 1.0 } else { self.detected as f64 / self.labelled as f64 }
+        if self.labelled == 0 {
+            1.0
+        } else {
+            self.detected as f64 / self.labelled as f64
+        }
     }
 }
 
@@ -52,7 +56,10 @@ impl Evaluation {
 
 /// Matches incidents (latest revisions) to labels.
 #[must_use]
-pub fn evaluate<'i>(labels: &[AttackLabel], incidents: impl IntoIterator<Item = &'i Incident>) -> Evaluation {
+pub fn evaluate<'i>(
+    labels: &[AttackLabel],
+    incidents: impl IntoIterator<Item = &'i Incident>,
+) -> Evaluation {
     let incidents: Vec<&Incident> = incidents.into_iter().collect();
     let mut evaluation = Evaluation::default();
     for kind in AttackKind::ALL {
@@ -66,10 +73,14 @@ pub fn evaluate<'i>(labels: &[AttackLabel], incidents: impl IntoIterator<Item = 
         }
     }
     for incident in incidents {
-        let explained = labels.iter().any(|label| label.user_id == incident.user_id && overlaps(label, incident));
+        let explained = labels
+            .iter()
+            .any(|label| label.user_id == incident.user_id && overlaps(label, incident));
         if !explained {
             evaluation.false_positives += 1;
-            evaluation.false_positive_ids.push(incident.incident_id.clone());
+            evaluation
+                .false_positive_ids
+                .push(incident.incident_id.clone());
         }
     }
     evaluation
@@ -96,5 +107,8 @@ fn caught(label: &AttackLabel, incidents: &[&Incident]) -> bool {
         .filter(|signal| (start..=end).contains(&signal.at.0))
         .map(|signal| signal.name.as_str())
         .collect();
-    label.expected_signals.iter().all(|expected| seen.contains(expected.as_str()))
+    label
+        .expected_signals
+        .iter()
+        .all(|expected| seen.contains(expected.as_str()))
 }

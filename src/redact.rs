@@ -73,7 +73,10 @@ pub struct SecretMatch {
 pub fn find_secret(text: &str) -> Option<SecretMatch> {
     let found = SECRET.find(text)?;
     let secret = found.as_str();
-    Some(SecretMatch { kind: classify(secret), masked: mask(secret) })
+    Some(SecretMatch {
+        kind: classify(secret),
+        masked: mask(secret),
+    })
 }
 
 fn classify(secret: &str) -> SecretKind {
@@ -108,10 +111,16 @@ pub fn redact_secrets(text: &str) -> Cow<'_, str> {
 #[must_use]
 pub fn redact_text(text: &str) -> Cow<'_, str> {
     let step = redact_secrets(text);
-    let step = replace_owned(step, &EMAIL, |caps| format!("[email]@{}", domain_of(&caps[0])));
+    let step = replace_owned(step, &EMAIL, |caps| {
+        format!("[email]@{}", domain_of(&caps[0]))
+    });
     let step = replace_owned(step, &PHONE, |_| "[phone]".to_owned());
     replace_owned(step, &CARD, |caps| {
-        if luhn_valid(&caps[0]) { "[card]".to_owned() } else { caps[0].to_owned() }
+        if luhn_valid(&caps[0]) {
+            "[card]".to_owned()
+        } else {
+            caps[0].to_owned()
+        }
     })
 }
 
@@ -122,9 +131,11 @@ fn replace_owned<'t>(
 ) -> Cow<'t, str> {
     match text {
         Cow::Borrowed(borrowed) => pattern.replace_all(borrowed, |c: &regex::Captures<'_>| with(c)),
-        Cow::Owned(owned) => {
-            Cow::Owned(pattern.replace_all(&owned, |c: &regex::Captures<'_>| with(c)).into_owned())
-        }
+        Cow::Owned(owned) => Cow::Owned(
+            pattern
+                .replace_all(&owned, |c: &regex::Captures<'_>| with(c))
+                .into_owned(),
+        ),
     }
 }
 
@@ -138,7 +149,13 @@ fn luhn_valid(candidate: &str) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
         .sum();
     sum.is_multiple_of(10)
 }
@@ -157,7 +174,10 @@ mod tests {
 
     #[test]
     fn third_party_credentials_are_found() {
-        assert_eq!(find_secret("AKIAIOSFODNN7EXAMPLE").unwrap().kind, SecretKind::AwsAccessKey);
+        assert_eq!(
+            find_secret("AKIAIOSFODNN7EXAMPLE").unwrap().kind,
+            SecretKind::AwsAccessKey
+        );
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIE";
         assert_eq!(find_secret(pem).unwrap().kind, SecretKind::PrivateKey);
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N";
@@ -178,7 +198,10 @@ mod tests {
 
     #[test]
     fn text_without_secrets_is_borrowed_unchanged() {
-        assert!(matches!(redact_text("GET /v1/models 200"), Cow::Borrowed(_)));
+        assert!(matches!(
+            redact_text("GET /v1/models 200"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

@@ -10,7 +10,9 @@ use crate::incident::IncidentType;
 use crate::time::Timestamp;
 
 /// How urgent a signal or incident is; ordered from `Low` to `Critical`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// Worth recording; no one needs to act.

@@ -146,7 +146,11 @@ fn local_from_offset(at: Timestamp, offset_secs: i32) -> LocalTime {
     let day = local_ms.div_euclid(DAY_MS);
     let ms_of_day = local_ms.rem_euclid(DAY_MS);
     let day = i32::try_from(day).unwrap_or(i32::MAX);
-    LocalTime { day, hour: u8::try_from(ms_of_day / HOUR_MS).unwrap_or(0), weekday: weekday_of(day) }
+    LocalTime {
+        day,
+        hour: u8::try_from(ms_of_day / HOUR_MS).unwrap_or(0),
+        weekday: weekday_of(day),
+    }
 }
 
 /// The Monday-based weekday (Monday is 0) of a day counted from 1970-01-01.

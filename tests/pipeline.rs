@@ -34,7 +34,9 @@ fn run(events: &[u8], shards: usize) -> (RunSummary, Vec<String>) {
         dead_letter: None,
         source: "test".to_owned(),
     };
-    let summary = pipeline.run(Cursor::new(events), sinks, &AtomicU64::new(0)).unwrap();
+    let summary = pipeline
+        .run(Cursor::new(events), sinks, &AtomicU64::new(0))
+        .unwrap();
     let text = String::from_utf8(written.take()).unwrap();
     (summary, text.lines().map(str::to_owned).collect())
 }
@@ -68,7 +70,12 @@ fn generated_attacks_are_detected_with_few_false_positives() {
     for kind in AttackKind::ALL {
         let score = &evaluation.kinds[&kind];
         assert!(score.labelled > 0, "{kind:?} was not injected");
-        assert!(score.recall() >= 0.9, "{kind:?}: {}/{} detected", score.detected, score.labelled);
+        assert!(
+            score.recall() >= 0.9,
+            "{kind:?}: {}/{} detected",
+            score.detected,
+            score.labelled
+        );
     }
     let attacked_days = input.summary.labels.len() as u64;
     let benign_days = input.summary.user_days - attacked_days;
@@ -127,7 +134,10 @@ fn bad_lines_go_to_the_dead_letter_file_and_good_ones_are_processed() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    assert!(stderr.contains("events 3 "), "all good lines processed: {stderr}");
+    assert!(
+        stderr.contains("events 3 "),
+        "all good lines processed: {stderr}"
+    );
 
     let letters: Vec<serde_json::Value> = std::fs::read_to_string(&dead)
         .unwrap()
@@ -136,7 +146,13 @@ fn bad_lines_go_to_the_dead_letter_file_and_good_ones_are_processed() {
         .collect();
     let mut found: Vec<(u64, &str, Option<&str>)> = letters
         .iter()
-        .map(|l| (l["line"].as_u64().unwrap(), l["reason"].as_str().unwrap(), l["field"].as_str()))
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap(),
+                l["reason"].as_str().unwrap(),
+                l["field"].as_str(),
+            )
+        })
         .collect();
     found.sort_unstable();
     assert_eq!(
@@ -148,8 +164,13 @@ fn bad_lines_go_to_the_dead_letter_file_and_good_ones_are_processed() {
             (6, "invalid_timestamp", Some("timestamp")),
         ]
     );
-    let raw_of_line_5 = letters.iter().find(|l| l["line"] == 5).unwrap()["raw"].as_str().unwrap();
-    assert_eq!(raw_of_line_5, GOOD.replace("198.51.100.7", "198.51.100.700"));
+    let raw_of_line_5 = letters.iter().find(|l| l["line"] == 5).unwrap()["raw"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        raw_of_line_5,
+        GOOD.replace("198.51.100.7", "198.51.100.700")
+    );
 }
 
 #[test]
@@ -164,13 +185,20 @@ fn a_bad_configuration_exits_with_code_two_naming_the_key() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("vigil.toml:1") && stderr.contains("agent_per_secnd"), "{stderr}");
+    assert!(
+        stderr.contains("vigil.toml:1") && stderr.contains("agent_per_secnd"),
+        "{stderr}"
+    );
 }
 
 fn schema(name: &str) -> jsonschema::Validator {
     let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    jsonschema::options().should_validate_formats(true).build(&schema).expect("schema compiles")
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("schema compiles")
 }
 
 #[test]
@@ -181,8 +209,12 @@ fn generated_events_validate_against_the_event_schema() {
         let event: serde_json::Value = serde_json::from_str(line).unwrap();
         assert!(validator.is_valid(&event), "{line}");
     }
-    let bad: serde_json::Value = serde_json::from_str(&GOOD.replace("198.51.100.7", "198.51.100.700")).unwrap();
-    assert!(!validator.is_valid(&bad), "the schema must reject what the decoder rejects");
+    let bad: serde_json::Value =
+        serde_json::from_str(&GOOD.replace("198.51.100.7", "198.51.100.700")).unwrap();
+    assert!(
+        !validator.is_valid(&bad),
+        "the schema must reject what the decoder rejects"
+    );
 }
 
 #[test]
@@ -193,7 +225,10 @@ fn produced_incidents_validate_against_the_incident_schema() {
     assert!(!lines.is_empty());
     for line in &lines {
         let incident: serde_json::Value = serde_json::from_str(line).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&incident).map(|e| e.to_string()).collect();
+        let errors: Vec<String> = validator
+            .iter_errors(&incident)
+            .map(|e| e.to_string())
+            .collect();
         assert!(errors.is_empty(), "{errors:?} in {line}");
     }
 }
@@ -203,7 +238,10 @@ fn no_output_reveals_a_leaked_key() {
     let input = generated(100, 10, 4);
     let (_, lines) = run(&input.events, 2);
     let leaked = regex::Regex::new(r"(ak|dk)_live_[A-Za-z0-9]{8,}").unwrap();
-    assert!(lines.iter().any(|l| l.contains("leaked_secret")), "a leak must be found");
+    assert!(
+        lines.iter().any(|l| l.contains("leaked_secret")),
+        "a leak must be found"
+    );
     for line in &lines {
         assert!(!leaked.is_match(line), "secret in output: {line}");
     }

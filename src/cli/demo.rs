@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -45,7 +45,10 @@ pub struct DemoArgs {
 pub fn execute(args: &DemoArgs) -> Result<(), Failure> {
     let mut config = GenConfig::new(args.users, args.days, args.seed);
     config.attacks = true;
-    eprintln!("Generating {} users × {} days of API traffic with injected attacks…", args.users, args.days);
+    eprintln!(
+        "Generating {} users × {} days of API traffic with injected attacks…",
+        args.users, args.days
+    );
     let mut events = Vec::new();
     let generated = generate(&config, &mut events).map_err(Failure::usage)?;
 
@@ -56,7 +59,7 @@ pub fn execute(args: &DemoArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn analyze(events: Vec<u8>, out: &PathBuf) -> anyhow::Result<RunSummary> {
+fn analyze(events: Vec<u8>, out: &Path) -> anyhow::Result<RunSummary> {
     let pipeline = Pipeline::new(Config::default(), default_shards())?;
     let total = events.len() as u64;
     let sinks = CollectorSinks {
@@ -66,9 +69,11 @@ fn analyze(events: Vec<u8>, out: &PathBuf) -> anyhow::Result<RunSummary> {
     };
     let progress = AtomicU64::new(0);
     let bar = ProgressBar::new(total).with_style(
-        ProgressStyle::with_template("{spinner} analyzing [{bar:40}] {bytes}/{total_bytes} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{spinner} analyzing [{bar:40}] {bytes}/{total_bytes} ({eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
     );
     let summary = std::thread::scope(|scope| {
         let run = scope.spawn(|| pipeline.run(Cursor::new(events), sinks, &progress));
@@ -84,27 +89,61 @@ fn analyze(events: Vec<u8>, out: &PathBuf) -> anyhow::Result<RunSummary> {
 
 fn print_report(args: &DemoArgs, generated: &GenSummary, summary: &RunSummary) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "\nvigil demo: {} events from {} users over {} days, analyzed in {:.1} s ({:.0} events/s)\n",
-        summary.events, args.users, args.days, summary.elapsed.as_secs_f64(), summary.events_per_second());
+    let _ = writeln!(
+        out,
+        "\nvigil demo: {} events from {} users over {} days, analyzed in {:.1} s ({:.0} events/s)\n",
+        summary.events,
+        args.users,
+        args.days,
+        summary.elapsed.as_secs_f64(),
+        summary.events_per_second()
+    );
     let _ = write_incident_table(&mut out, summary.incidents.values());
     let evaluation = evaluate(&generated.labels, summary.incidents.values());
-    let _ = writeln!(out, "\nInjected attacks caught (with the signals they should raise):");
+    let _ = writeln!(
+        out,
+        "\nInjected attacks caught (with the signals they should raise):"
+    );
     for (kind, score) in &evaluation.kinds {
-        let _ = writeln!(out, "  {:<15} {:>3}/{:<3} {:>5.1}%", kind.as_str(), score.detected, score.labelled, score.recall() * 100.0);
+        let _ = writeln!(
+            out,
+            "  {:<15} {:>3}/{:<3} {:>5.1}%",
+            kind.as_str(),
+            score.detected,
+            score.labelled,
+            score.recall() * 100.0
+        );
     }
-    let benign_days = generated.user_days.saturating_sub(generated.labels.len() as u64);
-    let _ = writeln!(out, "  incidents on benign traffic: {} ({:.2} per 1,000 benign user-days)",
-        evaluation.false_positives, evaluation.false_positives_per_thousand(benign_days));
+    let benign_days = generated
+        .user_days
+        .saturating_sub(generated.labels.len() as u64);
+    let _ = writeln!(
+        out,
+        "  incidents on benign traffic: {} ({:.2} per 1,000 benign user-days)",
+        evaluation.false_positives,
+        evaluation.false_positives_per_thousand(benign_days)
+    );
     let _ = write_examples(&mut out, summary.incidents.values(), args.examples);
-    let _ = writeln!(out, "\nOutputs in {}: incidents.jsonl (every revision), labels.jsonl, dead-letter.jsonl", args.out.display());
+    let _ = writeln!(
+        out,
+        "\nOutputs in {}: incidents.jsonl (every revision), labels.jsonl, dead-letter.jsonl",
+        args.out.display()
+    );
 }
 
-fn write_incident_table<'i>(out: &mut impl Write, incidents: impl Iterator<Item = &'i Incident>) -> std::io::Result<()> {
+fn write_incident_table<'i>(
+    out: &mut impl Write,
+    incidents: impl Iterator<Item = &'i Incident>,
+) -> std::io::Result<()> {
     let mut counts: BTreeMap<IncidentType, [usize; 4]> = BTreeMap::new();
     for incident in incidents {
         counts.entry(incident.incident_type).or_default()[incident.severity as usize] += 1;
     }
-    writeln!(out, "{:<22}{:>8}{:>8}{:>8}{:>10}{:>8}", "incident type", "low", "medium", "high", "critical", "total")?;
+    writeln!(
+        out,
+        "{:<22}{:>8}{:>8}{:>8}{:>10}{:>8}",
+        "incident type", "low", "medium", "high", "critical", "total"
+    )?;
     let mut totals = [0_usize; 4];
     for (incident_type, row) in &counts {
         for (total, count) in totals.iter_mut().zip(row) {
@@ -118,11 +157,19 @@ fn write_incident_table<'i>(out: &mut impl Write, incidents: impl Iterator<Item 
 
 fn write_row(out: &mut impl Write, name: &str, row: &[usize; 4]) -> std::io::Result<()> {
     let sum: usize = row.iter().sum();
-    writeln!(out, "{name:<22}{:>8}{:>8}{:>8}{:>10}{sum:>8}", row[0], row[1], row[2], row[3])
+    writeln!(
+        out,
+        "{name:<22}{:>8}{:>8}{:>8}{:>10}{sum:>8}",
+        row[0], row[1], row[2], row[3]
+    )
 }
 
 /// Prints the most severe incidents, one per type, in full.
-fn write_examples<'i>(out: &mut impl Write, incidents: impl Iterator<Item = &'i Incident>, count: usize) -> std::io::Result<()> {
+fn write_examples<'i>(
+    out: &mut impl Write,
+    incidents: impl Iterator<Item = &'i Incident>,
+    count: usize,
+) -> std::io::Result<()> {
     let mut best: BTreeMap<IncidentType, &Incident> = BTreeMap::new();
     for incident in incidents {
         let slot = best.entry(incident.incident_type).or_insert(incident);
@@ -133,8 +180,18 @@ fn write_examples<'i>(out: &mut impl Write, incidents: impl Iterator<Item = &'i 
     let mut examples: Vec<&Incident> = best.into_values().collect();
     examples.sort_by_key(|i| std::cmp::Reverse((i.severity, i.signals.len())));
     for incident in examples.into_iter().take(count) {
-        writeln!(out, "\nExample {} ({} {}):", incident.incident_id, severity_word(incident.severity), incident.incident_type.as_str())?;
-        writeln!(out, "{}", serde_json::to_string_pretty(incident).unwrap_or_default())?;
+        writeln!(
+            out,
+            "\nExample {} ({} {}):",
+            incident.incident_id,
+            severity_word(incident.severity),
+            incident.incident_type.as_str()
+        )?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(incident).unwrap_or_default()
+        )?;
     }
     Ok(())
 }

@@ -48,7 +48,11 @@ pub fn execute(args: &GenArgs) -> Result<(), Failure> {
     if let Some(path) = &args.labels {
         write_labels(path, &summary.labels).map_err(Failure::runtime)?;
     }
-    tracing::info!(events = summary.events, attacks = summary.labels.len(), "Generated");
+    tracing::info!(
+        events = summary.events,
+        attacks = summary.labels.len(),
+        "Generated"
+    );
     Ok(())
 }
 
@@ -59,5 +63,6 @@ pub fn write_labels(path: &PathBuf, labels: &[AttackLabel]) -> anyhow::Result<()
         serde_json::to_writer(&mut out, label)?;
         out.write_all(b"\n")?;
     }
-    out.flush().with_context(|| format!("cannot write {}", path.display()))
+    out.flush()
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -5,7 +5,7 @@ mod generate;
 mod output;
 mod run;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use clap::{Parser, Subcommand};
 
@@ -38,12 +38,18 @@ pub struct Failure {
 impl Failure {
     /// A runtime failure (exit code 1).
     pub fn runtime(error: impl Into<anyhow::Error>) -> Self {
-        Self { error: error.into(), code: 1 }
+        Self {
+            error: error.into(),
+            code: 1,
+        }
     }
 
     /// Bad usage or configuration (exit code 2).
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
-        Self { error: error.into(), code: 2 }
+        Self {
+            error: error.into(),
+            code: 2,
+        }
     }
 }
 
@@ -60,10 +66,13 @@ pub fn dispatch(args: Args) -> Result<(), Failure> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 /// A path argument where `-` means the standard stream.
-pub fn is_stdio(path: &PathBuf) -> bool {
+pub fn is_stdio(path: &Path) -> bool {
     path.as_os_str() == "-"
 }

@@ -14,7 +14,10 @@ const BUFFER_BYTES: usize = 1 << 20;
 /// Opens an input file, or stdin for `-`.
 pub fn open_input(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead + Send>> {
     if is_stdio(path) {
-        return Ok(Box::new(BufReader::with_capacity(BUFFER_BYTES, io::stdin())));
+        return Ok(Box::new(BufReader::with_capacity(
+            BUFFER_BYTES,
+            io::stdin(),
+        )));
     }
     let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
     Ok(Box::new(BufReader::with_capacity(BUFFER_BYTES, file)))
@@ -23,10 +26,14 @@ pub fn open_input(path: &PathBuf) -> anyhow::Result<Box<dyn BufRead + Send>> {
 /// Creates an output file, or stdout for `-`.
 pub fn create_output(path: &PathBuf) -> anyhow::Result<Box<dyn Write + Send>> {
     if is_stdio(path) {
-        return Ok(Box::new(BufWriter::with_capacity(BUFFER_BYTES, io::stdout())));
+        return Ok(Box::new(BufWriter::with_capacity(
+            BUFFER_BYTES,
+            io::stdout(),
+        )));
     }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
     }
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     Ok(Box::new(BufWriter::with_capacity(BUFFER_BYTES, file)))

@@ -35,23 +35,38 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     let config = Config::load_with_process_env(args.config.as_deref()).map_err(Failure::usage)?;
     let shards = args.shards.unwrap_or_else(default_shards);
     if shards == 0 {
-        return Err(Failure::usage(anyhow::anyhow!("--shards must be at least 1")));
+        return Err(Failure::usage(anyhow::anyhow!(
+            "--shards must be at least 1"
+        )));
     }
     let pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
     let input = open_input(&args.input).map_err(Failure::usage)?;
     let sinks = CollectorSinks {
         incidents: Some(create_output(&args.incidents).map_err(Failure::usage)?),
-        dead_letter: args.dead_letter.as_ref().map(create_output).transpose().map_err(Failure::usage)?,
+        dead_letter: args
+            .dead_letter
+            .as_ref()
+            .map(create_output)
+            .transpose()
+            .map_err(Failure::usage)?,
         source: args.input.display().to_string(),
     };
     tracing::info!(shards, input = %args.input.display(), "Run started");
-    let summary = pipeline.run(input, sinks, &AtomicU64::new(0)).map_err(Failure::runtime)?;
+    let summary = pipeline
+        .run(input, sinks, &AtomicU64::new(0))
+        .map_err(Failure::runtime)?;
     eprintln!("{summary}");
     if let Some(peak) = peak_rss_bytes() {
-        eprintln!("peak RSS {:.1} MiB", peak as f64 / (1024.0 * 1024.0));
+        eprintln!(
+            "peak RSS {:.1} MiB",
+            f64::from(u32::try_from(peak / 1024).unwrap_or(u32::MAX)) / 1024.0
+        );
     }
     if summary.rejected() > 0 && args.dead_letter.is_none() {
-        eprintln!("{} records were rejected; pass --dead-letter FILE to keep them", summary.rejected());
+        eprintln!(
+            "{} records were rejected; pass --dead-letter FILE to keep them",
+            summary.rejected()
+        );
     }
     Ok(())
 }

@@ -21,7 +21,9 @@ fn no_file_gives_the_defaults() {
 
 #[test]
 fn file_values_override_defaults() {
-    let file = write("[profile]\ntime_zone = \"Europe/Berlin\"\n[detectors.rate_limit]\nagent_per_second = 20\n");
+    let file = write(
+        "[profile]\ntime_zone = \"Europe/Berlin\"\n[detectors.rate_limit]\nagent_per_second = 20\n",
+    );
     let config = Config::load(Some(file.path()), no_env()).unwrap();
     assert_eq!(config.profile.time_zone, "Europe/Berlin");
     assert_eq!(config.detectors.rate_limit.agent_per_second, 20);
@@ -31,9 +33,15 @@ fn file_values_override_defaults() {
 #[test]
 fn environment_overrides_nested_keys_with_their_types() {
     let env = vec![
-        ("VIGIL_DETECTORS_RATE_LIMIT_AGENT_PER_SECOND".to_owned(), "42".to_owned()),
+        (
+            "VIGIL_DETECTORS_RATE_LIMIT_AGENT_PER_SECOND".to_owned(),
+            "42".to_owned(),
+        ),
         ("VIGIL_PROFILE_TIME_ZONE".to_owned(), "+05:30".to_owned()),
-        ("VIGIL_SMTP_PASSWORD".to_owned(), "not a config key".to_owned()),
+        (
+            "VIGIL_SMTP_PASSWORD".to_owned(),
+            "not a config key".to_owned(),
+        ),
     ];
     let config = Config::load(None, env).unwrap();
     assert_eq!(config.detectors.rate_limit.agent_per_second, 42);
@@ -42,9 +50,15 @@ fn environment_overrides_nested_keys_with_their_types() {
 
 #[test]
 fn a_badly_typed_override_names_the_variable() {
-    let env = vec![("VIGIL_INCIDENTS_CORRELATION_WINDOW_SECS".to_owned(), "soon".to_owned())];
+    let env = vec![(
+        "VIGIL_INCIDENTS_CORRELATION_WINDOW_SECS".to_owned(),
+        "soon".to_owned(),
+    )];
     let error = Config::load(None, env).unwrap_err();
-    assert!(error.problems[0].contains("VIGIL_INCIDENTS_CORRELATION_WINDOW_SECS"), "{error}");
+    assert!(
+        error.problems[0].contains("VIGIL_INCIDENTS_CORRELATION_WINDOW_SECS"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -57,7 +57,10 @@ impl Detector for LeakedSecret {
             ("kind", json!(found.kind)),
             ("match", json!(found.masked)),
         ]);
-        Some(Finding::new(Severity::Critical, 0.95, facts).pointing_to(IncidentType::ApiKeyCompromise))
+        Some(
+            Finding::new(Severity::Critical, 0.95, facts)
+                .pointing_to(IncidentType::ApiKeyCompromise),
+        )
     }
 }
 
@@ -75,24 +78,36 @@ mod tests {
             r#"{{"timestamp":"2026-11-02T09:00:00Z","event_type":"api_access","user_id":"u","details":{{"prompt":"use {KEY}"}}}}"#
         );
         let event = decode(record.as_bytes(), &DecodeLimits::default()).unwrap();
-        let finding = Scenario::new().inspect(&LeakedSecret::new(LeakedSecretConfig::default()), &event).unwrap();
+        let finding = Scenario::new()
+            .inspect(&LeakedSecret::new(LeakedSecretConfig::default()), &event)
+            .unwrap();
         assert_eq!(finding.severity, Severity::Critical);
         assert_eq!(finding.evidence["field"], "details");
         assert_eq!(finding.evidence["kind"], "agent_key");
-        assert!(!serde_json::to_string(&finding.evidence).unwrap().contains("Zx81mQ0p"));
+        assert!(
+            !serde_json::to_string(&finding.evidence)
+                .unwrap()
+                .contains("Zx81mQ0p")
+        );
     }
 
     #[test]
     fn a_secret_in_the_key_id_field_is_caught() {
         let mut e = event(at_day(0, 9));
         e.api_key_id = Some(KEY.into());
-        let finding = Scenario::new().inspect(&LeakedSecret::new(LeakedSecretConfig::default()), &e).unwrap();
+        let finding = Scenario::new()
+            .inspect(&LeakedSecret::new(LeakedSecretConfig::default()), &e)
+            .unwrap();
         assert_eq!(finding.evidence["field"], "api_key_id");
     }
 
     #[test]
     fn ordinary_events_are_clean() {
         let e = event(at_day(0, 9));
-        assert!(Scenario::new().inspect(&LeakedSecret::new(LeakedSecretConfig::default()), &e).is_none());
+        assert!(
+            Scenario::new()
+                .inspect(&LeakedSecret::new(LeakedSecretConfig::default()), &e)
+                .is_none()
+        );
     }
 }

@@ -54,7 +54,12 @@ impl Finding {
     /// A finding with no type hint.
     #[must_use]
     pub fn new(severity: Severity, score: f64, evidence: Map<String, Value>) -> Self {
-        Self { severity, score, incident_type: None, evidence }
+        Self {
+            severity,
+            score,
+            incident_type: None,
+            evidence,
+        }
     }
 
     /// The same finding pointing to an incident type.

@@ -27,7 +27,12 @@ pub struct NovelIpConfig {
 
 impl Default for NovelIpConfig {
     fn default() -> Self {
-        Self { enabled: true, min_baseline_events: 10, min_history_days: 7, recent_window_secs: 86_400 }
+        Self {
+            enabled: true,
+            min_baseline_events: 10,
+            min_history_days: 7,
+            recent_window_secs: 86_400,
+        }
     }
 }
 
@@ -67,7 +72,10 @@ impl Detector for NovelIp {
     fn inspect(&self, cx: &Context<'_, '_>) -> Option<Finding> {
         let ip = cx.event.ip_address?;
         let familiarity = cx.profile.ips.familiarity(ip);
-        let all_new = cx.profile.ips.recent_all_new(cx.event.timestamp, self.config.recent_window_secs);
+        let all_new = cx
+            .profile
+            .ips
+            .recent_all_new(cx.event.timestamp, self.config.recent_window_secs);
         let (severity, score, label) = match (familiarity, all_new) {
             (Familiarity::Known, _) => return None,
             (Familiarity::New, true) => (Severity::Critical, 0.92, "all_recent_new"),
@@ -108,9 +116,16 @@ mod tests {
     fn a_new_network_is_high_and_a_known_prefix_low() {
         let detector = NovelIp::new(NovelIpConfig::default());
         let mut scenario = established_user();
-        let outside = scenario.inspect(&detector, &from_ip(8, "203.0.113.50")).unwrap();
-        assert_eq!((outside.severity, outside.evidence["familiarity"].as_str()), (Severity::High, Some("new_network")));
-        let inside = scenario.inspect(&detector, &from_ip(8, "192.0.2.77")).unwrap();
+        let outside = scenario
+            .inspect(&detector, &from_ip(8, "203.0.113.50"))
+            .unwrap();
+        assert_eq!(
+            (outside.severity, outside.evidence["familiarity"].as_str()),
+            (Severity::High, Some("new_network"))
+        );
+        let inside = scenario
+            .inspect(&detector, &from_ip(8, "192.0.2.77"))
+            .unwrap();
         assert_eq!(inside.severity, Severity::Low);
         assert_eq!(inside.evidence["known_ips"], 2);
     }
@@ -119,8 +134,16 @@ mod tests {
     fn each_address_fires_only_on_first_sight() {
         let detector = NovelIp::new(NovelIpConfig::default());
         let mut scenario = established_user();
-        assert!(scenario.inspect(&detector, &from_ip(8, "203.0.113.50")).is_some());
-        assert!(scenario.inspect(&detector, &from_ip(8, "203.0.113.50")).is_none());
+        assert!(
+            scenario
+                .inspect(&detector, &from_ip(8, "203.0.113.50"))
+                .is_some()
+        );
+        assert!(
+            scenario
+                .inspect(&detector, &from_ip(8, "203.0.113.50"))
+                .is_none()
+        );
     }
 
     #[test]
@@ -128,7 +151,9 @@ mod tests {
         let detector = NovelIp::new(NovelIpConfig::default());
         let mut scenario = established_user();
         scenario.record(&from_ip(11, "203.0.113.50"));
-        let finding = scenario.inspect(&detector, &from_ip(11, "198.51.100.3")).unwrap();
+        let finding = scenario
+            .inspect(&detector, &from_ip(11, "198.51.100.3"))
+            .unwrap();
         assert_eq!(finding.severity, Severity::Critical);
     }
 
@@ -136,7 +161,9 @@ mod tests {
     fn a_reassigned_host_in_a_known_prefix_stays_low_after_a_quiet_day() {
         let detector = NovelIp::new(NovelIpConfig::default());
         let mut scenario = established_user();
-        let finding = scenario.inspect(&detector, &from_ip(11, "192.0.2.77")).unwrap();
+        let finding = scenario
+            .inspect(&detector, &from_ip(11, "192.0.2.77"))
+            .unwrap();
         assert_eq!(finding.severity, Severity::Low);
     }
 

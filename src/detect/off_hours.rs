@@ -68,9 +68,14 @@ impl Default for OffHoursConfig {
 impl OffHoursConfig {
     pub(super) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        for (key, hour) in [("window_start_hour", self.window_start_hour), ("window_end_hour", self.window_end_hour)] {
+        for (key, hour) in [
+            ("window_start_hour", self.window_start_hour),
+            ("window_end_hour", self.window_end_hour),
+        ] {
             if hour > 23 {
-                problems.push(format!("detectors.off_hours.{key} must be 0 to 23, not {hour}"));
+                problems.push(format!(
+                    "detectors.off_hours.{key} must be 0 to 23, not {hour}"
+                ));
             }
         }
         for (key, share) in [
@@ -80,7 +85,9 @@ impl OffHoursConfig {
             ("quiet_hour_share", self.quiet_hour_share),
         ] {
             if !(0.0..=1.0).contains(&share) {
-                problems.push(format!("detectors.off_hours.{key} must be between 0 and 1, not {share}"));
+                problems.push(format!(
+                    "detectors.off_hours.{key} must be between 0 and 1, not {share}"
+                ));
             }
         }
         if self.min_events == 0 {
@@ -110,7 +117,9 @@ impl OffHours {
     }
 
     fn is_quiet_hour(&self, profile: &Profile, hour: u8) -> bool {
-        [23, 0, 1].iter().all(|&step| profile.hours.hour_share((hour + step) % 24) < self.config.quiet_hour_share)
+        [23, 0, 1].iter().all(|&step| {
+            profile.hours.hour_share((hour + step) % 24) < self.config.quiet_hour_share
+        })
     }
 
     /// Fires when this event brings today's quiet-hour requests to `min_events`.
@@ -136,8 +145,11 @@ impl OffHours {
             return None;
         }
         let today = profile.usage.today_hours();
-        let in_window: u32 =
-            self.unhabitual_window_hours(profile).map(|h| u32::from(today[usize::from(h)])).sum::<u32>() + 1;
+        let in_window: u32 = self
+            .unhabitual_window_hours(profile)
+            .map(|h| u32::from(today[usize::from(h)]))
+            .sum::<u32>()
+            + 1;
         let share = f64::from(in_window) / f64::from(profile.usage.today_total().requests + 1);
         let reached = in_window == u32::from(self.config.min_events);
         (reached && share > self.config.window_share).then_some((in_window, share))
@@ -164,9 +176,15 @@ impl Detector for OffHours {
         let (start, end) = (self.config.window_start_hour, self.config.window_end_hour);
         let mut facts = evidence([
             ("local_hour", json!(hour)),
-            ("hour_share", json!(round(cx.profile.hours.hour_share(hour), 4))),
+            (
+                "hour_share",
+                json!(round(cx.profile.hours.hour_share(hour), 4)),
+            ),
             ("window", json!(format!("{start:02}:00-{end:02}:00"))),
-            ("habitual_window_share", json!(round(cx.profile.hours.window_share(start, end), 4))),
+            (
+                "habitual_window_share",
+                json!(round(cx.profile.hours.window_share(start, end), 4)),
+            ),
         ]);
         if let Some(count) = own {
             facts.insert("quiet_hour_events_today".into(), json!(count));
@@ -175,7 +193,11 @@ impl Detector for OffHours {
             facts.insert("window_events_today".into(), json!(count));
             facts.insert("window_share_today".into(), json!(round(share, 3)));
         }
-        let score = if own.is_some() && window.is_some() { 0.45 } else { 0.35 };
+        let score = if own.is_some() && window.is_some() {
+            0.45
+        } else {
+            0.35
+        };
         Some(Finding::new(Severity::Low, score, facts))
     }
 }
@@ -200,12 +222,17 @@ mod tests {
     }
 
     fn night_burst(day: usize, hour: u32, count: i64) -> Vec<Event<'static>> {
-        (0..count).map(|i| event(at_day(day, hour).plus_ms(i * 60_000))).collect()
+        (0..count)
+            .map(|i| event(at_day(day, hour).plus_ms(i * 60_000)))
+            .collect()
     }
 
     fn findings(scenario: &mut Scenario, events: &[Event<'static>]) -> Vec<Finding> {
         let detector = OffHours::new(OffHoursConfig::default());
-        events.iter().filter_map(|e| scenario.inspect(&detector, e)).collect()
+        events
+            .iter()
+            .filter_map(|e| scenario.inspect(&detector, e))
+            .collect()
     }
 
     #[test]

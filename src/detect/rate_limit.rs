@@ -93,7 +93,13 @@ impl Detector for RateLimit {
         let in_second = counter.map_or(0, |c| c.count_in_second(second)) + 1;
         let in_day = counter.map_or(0, |c| c.count_in_day(cx.local.day)) + 1;
         let (window, count, limit, score, incident_type) = if in_second == per_second + 1 {
-            ("second", in_second, per_second, 0.55, IncidentType::DdosAttack)
+            (
+                "second",
+                in_second,
+                per_second,
+                0.55,
+                IncidentType::DdosAttack,
+            )
         } else if in_day == per_day + 1 {
             ("day", in_day, per_day, 0.45, IncidentType::PolicyViolation)
         } else {
@@ -142,21 +148,32 @@ mod tests {
 
     #[test]
     fn the_daily_quota_fires_on_the_first_request_over_it() {
-        let config = RateLimitConfig { agent_per_day: 50, ..RateLimitConfig::default() };
+        let config = RateLimitConfig {
+            agent_per_day: 50,
+            ..RateLimitConfig::default()
+        };
         let detector = RateLimit::new(config);
         let mut scenario = Scenario::new();
         let fired: Vec<_> = (0..80)
             .filter_map(|i| scenario.inspect(&detector, &event(at_day(0, 9).plus_ms(i * 2_000))))
             .collect();
         assert_eq!(fired.len(), 1);
-        assert_eq!((fired[0].evidence["window"].as_str(), fired[0].evidence["count"].as_u64()), (Some("day"), Some(51)));
+        assert_eq!(
+            (
+                fired[0].evidence["window"].as_str(),
+                fired[0].evidence["count"].as_u64()
+            ),
+            (Some("day"), Some(51))
+        );
     }
 
     #[test]
     fn calls_spread_over_seconds_stay_silent() {
         let detector = RateLimit::new(RateLimitConfig::default());
         let mut scenario = Scenario::new();
-        let fired = (0..100).filter_map(|i| scenario.inspect(&detector, &event(at_day(0, 9).plus_ms(i * 200)))).count();
+        let fired = (0..100)
+            .filter_map(|i| scenario.inspect(&detector, &event(at_day(0, 9).plus_ms(i * 200))))
+            .count();
         assert_eq!(fired, 0);
     }
 }

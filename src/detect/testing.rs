@@ -48,7 +48,11 @@ pub struct Scenario {
 impl Scenario {
     /// A user with no history, on the UTC clock.
     pub fn new() -> Self {
-        Self { profile: None, clock: LocalClock::UTC, limits: ProfileLimits::default() }
+        Self {
+            profile: None,
+            clock: LocalClock::UTC,
+            limits: ProfileLimits::default(),
+        }
     }
 
     fn advanced(&mut self, at: Timestamp) -> &mut Profile {
@@ -75,7 +79,11 @@ impl Scenario {
         let local = self.clock.local(event.timestamp);
         let profile = self.advanced(event.timestamp);
         let finding = if detector.warmed_up(profile) {
-            detector.inspect(&Context { event, local, profile })
+            detector.inspect(&Context {
+                event,
+                local,
+                profile,
+            })
         } else {
             None
         };

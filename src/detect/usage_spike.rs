@@ -46,7 +46,10 @@ impl UsageSpikeConfig {
     pub(super) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.sigma.is_nan() || self.sigma <= 0.0 {
-            problems.push(format!("detectors.usage_spike.sigma must be above 0, not {}", self.sigma));
+            problems.push(format!(
+                "detectors.usage_spike.sigma must be above 0, not {}",
+                self.sigma
+            ));
         }
         if self.min_prior_days < 1 {
             problems.push("detectors.usage_spike.min_prior_days must be at least 1".to_owned());
@@ -79,17 +82,32 @@ impl UsageSpike {
         mean + self.config.sigma * sd.max(self.config.min_sd_fraction * mean)
     }
 
-    fn check(&self, metric: Metric, before: u64, added: u64, baseline: &Baseline) -> Option<Finding> {
+    fn check(
+        &self,
+        metric: Metric,
+        before: u64,
+        added: u64,
+        baseline: &Baseline,
+    ) -> Option<Finding> {
         let (mean, sd, floor) = match metric {
-            Metric::Tokens => (baseline.mean_tokens, baseline.sd_tokens, self.config.min_daily_tokens),
-            Metric::Requests => {
-                (baseline.mean_requests, baseline.sd_requests, self.config.min_daily_requests)
-            }
+            Metric::Tokens => (
+                baseline.mean_tokens,
+                baseline.sd_tokens,
+                self.config.min_daily_tokens,
+            ),
+            Metric::Requests => (
+                baseline.mean_requests,
+                baseline.sd_requests,
+                self.config.min_daily_requests,
+            ),
         };
         let (mean, sd) = (f64::from(mean), f64::from(sd));
         let threshold = self.threshold(mean, sd);
         let after = before + added;
-        #[allow(clippy::cast_precision_loss, reason = "daily totals are far below 2^52")]
+        #[allow(
+            clippy::cast_precision_loss,
+            reason = "daily totals are far below 2^52"
+        )]
         let (before_f, after_f) = (before as f64, after as f64);
         let crossed = before_f <= threshold && after_f > threshold && after >= floor;
         if !crossed {
@@ -138,8 +156,13 @@ impl Detector for UsageSpike {
     fn inspect(&self, cx: &Context<'_, '_>) -> Option<Finding> {
         let baseline = cx.profile.usage.baseline();
         let today = cx.profile.usage.today_total();
-        self.check(Metric::Tokens, u64::from(today.tokens), cx.event.tokens_used, &baseline)
-            .or_else(|| self.check(Metric::Requests, u64::from(today.requests), 1, &baseline))
+        self.check(
+            Metric::Tokens,
+            u64::from(today.tokens),
+            cx.event.tokens_used,
+            &baseline,
+        )
+        .or_else(|| self.check(Metric::Requests, u64::from(today.requests), 1, &baseline))
     }
 }
 
@@ -163,7 +186,9 @@ mod tests {
             }
         }
         (0..EVENTS_PER_DAY)
-            .filter_map(|step| scenario.inspect(&detector, &day_event(totals.len(), step, today_tokens)))
+            .filter_map(|step| {
+                scenario.inspect(&detector, &day_event(totals.len(), step, today_tokens))
+            })
             .collect()
     }
 
@@ -195,7 +220,9 @@ mod tests {
         assert!(scenario.inspect(&detector, &first).is_none());
         let mut burst = event(at_day(4, 1));
         burst.tokens_used = 50_000;
-        let finding = scenario.inspect(&detector, &burst).expect("the crossing event fires");
+        let finding = scenario
+            .inspect(&detector, &burst)
+            .expect("the crossing event fires");
         assert_eq!(finding.evidence["today_total"], 50_100);
     }
 

@@ -26,7 +26,10 @@ pub struct DecodeLimits {
 
 impl Default for DecodeLimits {
     fn default() -> Self {
-        Self { max_event_bytes: 64 * 1024, max_extra_fields: 64 }
+        Self {
+            max_event_bytes: 64 * 1024,
+            max_extra_fields: 64,
+        }
     }
 }
 
@@ -40,7 +43,11 @@ const MAX_USER_ID_CHARS: usize = 256;
 /// not a valid event.
 pub fn decode<'a>(record: &'a [u8], limits: &DecodeLimits) -> Result<Event<'a>, Reject> {
     if record.len() > limits.max_event_bytes {
-        let message = format!("{} bytes exceeds the limit of {}", record.len(), limits.max_event_bytes);
+        let message = format!(
+            "{} bytes exceeds the limit of {}",
+            record.len(),
+            limits.max_event_bytes
+        );
         return Err(Reject::record(RejectReason::TooLarge, message));
     }
     let text = std::str::from_utf8(record)
@@ -48,7 +55,10 @@ pub fn decode<'a>(record: &'a [u8], limits: &DecodeLimits) -> Result<Event<'a>, 
 
     let mut failure = None;
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let seed = EventSeed { limits, failure: &mut failure };
+    let seed = EventSeed {
+        limits,
+        failure: &mut failure,
+    };
     let decoded = seed.deserialize(&mut deserializer).and_then(|event| {
         deserializer.end()?;
         Ok(event)
@@ -72,7 +82,10 @@ struct EventSeed<'s> {
 impl<'de> DeserializeSeed<'de> for EventSeed<'_> {
     type Value = Event<'de>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -146,7 +159,12 @@ const CONTRACT_FIELDS: [&str; 15] = [
 ];
 
 impl<'a> Fields<'a> {
-    fn take(&mut self, key: Cow<'a, str>, raw: &'a RawValue, limits: &DecodeLimits) -> Result<(), Reject> {
+    fn take(
+        &mut self,
+        key: Cow<'a, str>,
+        raw: &'a RawValue,
+        limits: &DecodeLimits,
+    ) -> Result<(), Reject> {
         let Some(index) = CONTRACT_FIELDS.iter().position(|name| *name == key) else {
             return self.take_extra(key, raw, limits);
         };
@@ -179,18 +197,36 @@ impl<'a> Fields<'a> {
         let bit = 1 << index;
         if self.seen & bit != 0 {
             let name = CONTRACT_FIELDS[index];
-            return Err(Reject::field(RejectReason::DuplicateField, name, None, "appears more than once"));
+            return Err(Reject::field(
+                RejectReason::DuplicateField,
+                name,
+                None,
+                "appears more than once",
+            ));
         }
         self.seen |= bit;
         Ok(())
     }
 
-    fn take_extra(&mut self, key: Cow<'a, str>, raw: &'a RawValue, limits: &DecodeLimits) -> Result<(), Reject> {
+    fn take_extra(
+        &mut self,
+        key: Cow<'a, str>,
+        raw: &'a RawValue,
+        limits: &DecodeLimits,
+    ) -> Result<(), Reject> {
         if self.extra.iter().any(|(name, _)| *name == key) {
-            return Err(Reject::field(RejectReason::DuplicateField, &key, None, "appears more than once"));
+            return Err(Reject::field(
+                RejectReason::DuplicateField,
+                &key,
+                None,
+                "appears more than once",
+            ));
         }
         if self.extra.len() >= limits.max_extra_fields {
-            let message = format!("more than {} fields outside the event contract", limits.max_extra_fields);
+            let message = format!(
+                "more than {} fields outside the event contract",
+                limits.max_extra_fields
+            );
             return Err(Reject::field(RejectReason::TooLarge, &key, None, message));
         }
         self.extra.push((key, raw));
@@ -201,7 +237,9 @@ impl<'a> Fields<'a> {
         let timestamp = self.timestamp.ok_or_else(|| missing("timestamp"))?;
         let event_type = self.event_type.ok_or_else(|| missing("event_type"))?;
         let user_id = self.user_id.ok_or_else(|| missing("user_id"))?;
-        let key_type = self.key_type.unwrap_or_else(|| KeyType::from_key_id(self.api_key_id.as_deref()));
+        let key_type = self
+            .key_type
+            .unwrap_or_else(|| KeyType::from_key_id(self.api_key_id.as_deref()));
         Ok(Event {
             timestamp,
             event_type,
@@ -224,8 +262,14 @@ impl<'a> Fields<'a> {
 }
 
 fn required(name: &str) -> Option<Reject> {
-    matches!(name, "timestamp" | "event_type" | "user_id")
-        .then(|| Reject::field(RejectReason::InvalidValue, name, Some("null"), "is required and may not be null"))
+    matches!(name, "timestamp" | "event_type" | "user_id").then(|| {
+        Reject::field(
+            RejectReason::InvalidValue,
+            name,
+            Some("null"),
+            "is required and may not be null",
+        )
+    })
 }
 
 fn missing(name: &str) -> Reject {
@@ -263,7 +307,12 @@ fn timestamp(raw: &RawValue) -> Result<Timestamp, Reject> {
     let text = string("timestamp", raw)?;
     Timestamp::parse_rfc3339(&text).map_err(|e| {
         let message = format!("is not an RFC 3339 time ({e})");
-        Reject::field(RejectReason::InvalidTimestamp, "timestamp", Some(raw.get()), message)
+        Reject::field(
+            RejectReason::InvalidTimestamp,
+            "timestamp",
+            Some(raw.get()),
+            message,
+        )
     })
 }
 
@@ -281,7 +330,12 @@ fn ip_address(raw: &RawValue) -> Result<IpAddr, Reject> {
     let text = string("ip_address", raw)?;
     text.parse().map_err(|_| {
         let message = "is not an IPv4 or IPv6 address";
-        Reject::field(RejectReason::InvalidIpAddress, "ip_address", Some(raw.get()), message)
+        Reject::field(
+            RejectReason::InvalidIpAddress,
+            "ip_address",
+            Some(raw.get()),
+            message,
+        )
     })
 }
 
@@ -290,7 +344,11 @@ fn key_type(raw: &RawValue) -> Result<KeyType, Reject> {
         "agent" => Ok(KeyType::Agent),
         "developer" => Ok(KeyType::Developer),
         "anonymous" => Ok(KeyType::Anonymous),
-        _ => Err(invalid("key_type", raw, "must be agent, developer or anonymous")),
+        _ => Err(invalid(
+            "key_type",
+            raw,
+            "must be agent, developer or anonymous",
+        )),
     }
 }
 

@@ -146,7 +146,10 @@ impl Event<'_> {
             ("auth_event_type", self.auth_event_type.as_deref()),
             ("details", self.details.map(RawValue::get)),
         ];
-        let extra = self.extra.iter().map(|(name, raw)| (name.as_ref(), raw.get()));
+        let extra = self
+            .extra
+            .iter()
+            .map(|(name, raw)| (name.as_ref(), raw.get()));
         named
             .into_iter()
             .filter_map(|(name, value)| value.map(|v| (name, v)))

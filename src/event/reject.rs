@@ -90,7 +90,12 @@ const VALUE_EXCERPT_CHARS: usize = 80;
 impl Reject {
     /// A reject that concerns the whole record.
     pub fn record(reason: RejectReason, message: impl Into<String>) -> Self {
-        Self { reason, field: None, value: None, message: message.into() }
+        Self {
+            reason,
+            field: None,
+            value: None,
+            message: message.into(),
+        }
     }
 
     /// A reject that concerns one field and its value.
@@ -111,7 +116,10 @@ impl Reject {
     fn describe(&self) -> String {
         match (&self.field, &self.value) {
             (Some(field), Some(value)) => {
-                format!("{}: field `{field}` value {value}: {}", self.reason, self.message)
+                format!(
+                    "{}: field `{field}` value {value}: {}",
+                    self.reason, self.message
+                )
             }
             (Some(field), None) => format!("{}: field `{field}`: {}", self.reason, self.message),
             _ => format!("{}: {}", self.reason, self.message),

@@ -16,7 +16,9 @@ const KEY: &[u8] = b"\"user_id\"";
 #[must_use]
 pub fn route_key(record: &[u8]) -> Cow<'_, [u8]> {
     match top_level_user_id(record) {
-        Some(raw) if raw.contains(&b'\\') => unescape(raw).map_or(Cow::Borrowed(record), Cow::Owned),
+        Some(raw) if raw.contains(&b'\\') => {
+            unescape(raw).map_or(Cow::Borrowed(record), Cow::Owned)
+        }
         Some(raw) => Cow::Borrowed(raw),
         None => Cow::Borrowed(record),
     }
@@ -27,7 +29,9 @@ fn unescape(raw: &[u8]) -> Option<Vec<u8>> {
     quoted.push(b'"');
     quoted.extend_from_slice(raw);
     quoted.push(b'"');
-    serde_json::from_slice::<String>(&quoted).ok().map(String::into_bytes)
+    serde_json::from_slice::<String>(&quoted)
+        .ok()
+        .map(String::into_bytes)
 }
 
 fn top_level_user_id(record: &[u8]) -> Option<&[u8]> {
@@ -37,10 +41,12 @@ fn top_level_user_id(record: &[u8]) -> Option<&[u8]> {
         match record[i] {
             b'"' => {
                 let end = string_end(record, i)?;
-                if depth == 1 && &record[i..=end] == KEY
-                    && let Some(value) = value_after_key(record, end + 1) {
-                        return Some(value);
-                    }
+                if depth == 1
+                    && &record[i..=end] == KEY
+                    && let Some(value) = value_after_key(record, end + 1)
+                {
+                    return Some(value);
+                }
                 i = end + 1;
             }
             b'{' | b'[' => {

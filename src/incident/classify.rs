@@ -11,7 +11,10 @@ use crate::signal::SignalRecord;
 /// The combined score of distinct findings, rounded to three decimals.
 #[must_use]
 pub fn combined_score(signals: &[SignalRecord]) -> f64 {
-    let miss: f64 = signals.iter().map(|s| 1.0 - s.score.clamp(0.0, 1.0)).product();
+    let miss: f64 = signals
+        .iter()
+        .map(|s| 1.0 - s.score.clamp(0.0, 1.0))
+        .product();
     ((1.0 - miss) * 1_000.0).round() / 1_000.0
 }
 
@@ -26,7 +29,11 @@ pub fn classify(signals: &[SignalRecord], hints: &[IncidentType]) -> IncidentTyp
     if has("novel_ip") && (has("usage_spike") || has("off_hours")) {
         return IncidentType::ApiKeyCompromise;
     }
-    hints.iter().copied().min_by_key(|t| seriousness_rank(*t)).unwrap_or(IncidentType::AnomalousUsage)
+    hints
+        .iter()
+        .copied()
+        .min_by_key(|t| seriousness_rank(*t))
+        .unwrap_or(IncidentType::AnomalousUsage)
 }
 
 /// Lower is more serious.
@@ -82,6 +89,9 @@ mod tests {
 
     #[test]
     fn findings_without_hints_are_anomalous_usage() {
-        assert_eq!(classify(&[record("usage_spike", 0.5)], &[]), IncidentType::AnomalousUsage);
+        assert_eq!(
+            classify(&[record("usage_spike", 0.5)], &[]),
+            IncidentType::AnomalousUsage
+        );
     }
 }

@@ -37,7 +37,12 @@ pub struct IncidentConfig {
 
 impl Default for IncidentConfig {
     fn default() -> Self {
-        Self { correlation_window_secs: 3_600, max_signals: 64, max_entities: 32, min_score: 0.3 }
+        Self {
+            correlation_window_secs: 3_600,
+            max_signals: 64,
+            max_entities: 32,
+            min_score: 0.3,
+        }
     }
 }
 
@@ -60,7 +65,10 @@ impl IncidentEngine {
     /// An engine with no open incidents.
     #[must_use]
     pub fn new(config: IncidentConfig) -> Self {
-        Self { config, open: FxHashMap::default() }
+        Self {
+            config,
+            open: FxHashMap::default(),
+        }
     }
 
     /// Folds one signal in. Returns the incident's new revision when the
@@ -108,7 +116,11 @@ fn open_incident(signal: &Signal, config: &IncidentConfig) -> OpenIncident {
     };
     add_entities(&mut incident.entities, signal, config.max_entities);
     let hints = signal.incident_type.into_iter().collect();
-    let mut open = OpenIncident { incident, hints, published: false };
+    let mut open = OpenIncident {
+        incident,
+        hints,
+        published: false,
+    };
     reassess(&mut open);
     open.published = open.incident.score >= config.min_score;
     open
@@ -130,7 +142,10 @@ fn extend(open: &mut OpenIncident, signal: &Signal, config: &IncidentConfig) -> 
     let incident = &mut open.incident;
     incident.last_seen = incident.last_seen.max(signal.at);
     let mut changed = add_entities(&mut incident.entities, signal, config.max_entities);
-    let position = incident.signals.iter().position(|s| s.name == signal.name && s.source == signal.source);
+    let position = incident
+        .signals
+        .iter()
+        .position(|s| s.name == signal.name && s.source == signal.source);
     let room = incident.signals.len() < config.max_signals;
     match position.map(|index| &mut incident.signals[index]) {
         Some(known) => {
@@ -172,7 +187,12 @@ fn reassess(open: &mut OpenIncident) {
     let incident = &mut open.incident;
     incident.score = combined_score(&incident.signals);
     incident.incident_type = classify(&incident.signals, &open.hints);
-    let strongest = incident.signals.iter().map(|s| s.severity).max().unwrap_or(Severity::Low);
+    let strongest = incident
+        .signals
+        .iter()
+        .map(|s| s.severity)
+        .max()
+        .unwrap_or(Severity::Low);
     incident.severity = Severity::from_score(incident.score).max(strongest);
 }
 
@@ -180,13 +200,17 @@ fn reassess(open: &mut OpenIncident) {
 fn add_entities(entities: &mut Entities, signal: &Signal, max: usize) -> bool {
     let mut added = false;
     if let Some(ip) = signal.ip
-        && entities.ips.len() < max {
-            added |= entities.ips.insert(ip);
-        }
+        && entities.ips.len() < max
+    {
+        added |= entities.ips.insert(ip);
+    }
     if let Some(key) = &signal.api_key_id
-        && entities.api_key_ids.len() < max {
-            added |= entities.api_key_ids.insert(redact_secrets(key).into_owned());
-        }
+        && entities.api_key_ids.len() < max
+    {
+        added |= entities
+            .api_key_ids
+            .insert(redact_secrets(key).into_owned());
+    }
     added
 }
 

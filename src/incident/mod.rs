@@ -16,7 +16,9 @@ pub use classify::{classify, combined_score};
 pub use engine::{IncidentConfig, IncidentEngine};
 
 /// What an incident is judged to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentType {
     /// Someone other than the owner is using a key, or a key leaked.

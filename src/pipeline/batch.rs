@@ -35,7 +35,9 @@ impl RecordBatch {
 
     /// The records in input order, with their line numbers.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> {
-        self.records.iter().map(|&(start, end, line)| (&self.data[start..end], line))
+        self.records
+            .iter()
+            .map(|&(start, end, line)| (&self.data[start..end], line))
     }
 
     /// Empties the batch, keeping its buffers for reuse.

@@ -60,13 +60,20 @@ pub fn collect(
             record_signal(&mut stats, &mut engine, signal, &mut sinks)?;
         }
     }
-    for sink in [&mut sinks.incidents, &mut sinks.dead_letter].into_iter().flatten() {
+    for sink in [&mut sinks.incidents, &mut sinks.dead_letter]
+        .into_iter()
+        .flatten()
+    {
         sink.flush()?;
     }
     Ok(stats)
 }
 
-fn record_reject(stats: &mut CollectorStats, dead: &DeadLetter, sinks: &mut CollectorSinks) -> io::Result<()> {
+fn record_reject(
+    stats: &mut CollectorStats,
+    dead: &DeadLetter,
+    sinks: &mut CollectorSinks,
+) -> io::Result<()> {
     let count = stats.rejects.entry(dead.reject.reason).or_default();
     *count += 1;
     let total: u64 = stats.rejects.values().sum();
@@ -93,12 +100,16 @@ fn record_signal(
     sinks: &mut CollectorSinks,
 ) -> io::Result<()> {
     *stats.signals.entry(signal.name.to_string()).or_default() += 1;
-    let Some(incident) = engine.on_signal(signal) else { return Ok(()) };
+    let Some(incident) = engine.on_signal(signal) else {
+        return Ok(());
+    };
     stats.revisions += 1;
     if let Some(sink) = sinks.incidents.as_mut() {
         serde_json::to_writer(&mut *sink, incident)?;
         sink.write_all(b"\n")?;
     }
-    stats.incidents.insert(incident.incident_id.clone(), incident.clone());
+    stats
+        .incidents
+        .insert(incident.incident_id.clone(), incident.clone());
     Ok(())
 }

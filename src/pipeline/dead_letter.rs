@@ -22,7 +22,11 @@ impl DeadLetter {
     /// A dead letter for `raw`, found at `line`.
     #[must_use]
     pub fn new(line: u64, reject: Reject, raw: &[u8]) -> Self {
-        Self { line, reject, raw: raw.to_vec() }
+        Self {
+            line,
+            reject,
+            raw: raw.to_vec(),
+        }
     }
 
     /// Writes the dead letter as one JSON line. The record is kept verbatim
@@ -48,7 +52,10 @@ impl DeadLetter {
 }
 
 #[derive(Serialize)]
-#[allow(clippy::struct_field_names, reason = "`line` is the input line number field of the record")]
+#[allow(
+    clippy::struct_field_names,
+    reason = "`line` is the input line number field of the record"
+)]
 struct Line<'a> {
     source: &'a str,
     line: u64,
@@ -66,8 +73,10 @@ struct Line<'a> {
 
 fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut text, b| {
-        let _ = write!(text, "{b:02x}");
-        text
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut text, b| {
+            let _ = write!(text, "{b:02x}");
+            text
+        })
 }

@@ -46,8 +46,9 @@ impl Pipeline {
     /// # Errors
     /// Returns a configuration error when a time zone does not resolve.
     pub fn new(config: Config, shards: usize) -> Result<Self, ConfigError> {
-        let (clock, user_clocks) =
-            config.profile.clocks().map_err(|problem| ConfigError { problems: vec![problem] })?;
+        let (clock, user_clocks) = config.profile.clocks().map_err(|problem| ConfigError {
+            problems: vec![problem],
+        })?;
         let settings = ShardSettings {
             detectors: Arc::new(DetectorSet::from_config(&config.detectors)),
             clock,
@@ -56,7 +57,11 @@ impl Pipeline {
             decode_limits: config.input.limits(),
             lateness_secs: config.profile.lateness_secs,
         };
-        Ok(Self { settings, config, shards: shards.max(1) })
+        Ok(Self {
+            settings,
+            config,
+            shards: shards.max(1),
+        })
     }
 
     /// Settings each shard runs with, for callers that drive a shard directly.
@@ -79,8 +84,9 @@ impl Pipeline {
         progress: &AtomicU64,
     ) -> io::Result<RunSummary> {
         let started = Instant::now();
-        let (batch_senders, batch_receivers): (Vec<_>, Vec<_>) =
-            (0..self.shards).map(|_| bounded::<RecordBatch>(QUEUE_BATCHES)).unzip();
+        let (batch_senders, batch_receivers): (Vec<_>, Vec<_>) = (0..self.shards)
+            .map(|_| bounded::<RecordBatch>(QUEUE_BATCHES))
+            .unzip();
         let (recycle_tx, recycle_rx) = bounded::<RecordBatch>(self.shards * QUEUE_BATCHES * 2);
         let (output_tx, output_rx) = bounded::<ShardOutput>(self.shards * QUEUE_BATCHES * 4);
 
@@ -89,7 +95,8 @@ impl Pipeline {
             let workers: Vec<_> = batch_receivers
                 .into_iter()
                 .map(|batches| {
-                    let (settings, outputs, recycle) = (self.settings.clone(), output_tx.clone(), recycle_tx.clone());
+                    let (settings, outputs, recycle) =
+                        (self.settings.clone(), output_tx.clone(), recycle_tx.clone());
                     scope.spawn(move || work(Shard::new(settings), &batches, &outputs, &recycle))
                 })
                 .collect();
@@ -97,9 +104,17 @@ impl Pipeline {
 
             let collected = collector::collect(&output_rx, self.config.incidents.clone(), sinks);
             drop(output_rx);
-            let shards: Vec<Shard> = workers.into_iter().map(|w| w.join().expect("shard thread panicked")).collect();
+            let shards: Vec<Shard> = workers
+                .into_iter()
+                .map(|w| w.join().expect("shard thread panicked"))
+                .collect();
             let read = router.join().expect("router thread panicked")?;
-            Ok(RunSummary::new(read, &shards, collected?, started.elapsed()))
+            Ok(RunSummary::new(
+                read,
+                &shards,
+                collected?,
+                started.elapsed(),
+            ))
         })
     }
 }

@@ -71,7 +71,12 @@ impl Shard {
     #[must_use]
     pub fn new(settings: ShardSettings) -> Self {
         let detectors = settings.detectors.ids().len();
-        Self { settings, profiles: FxHashMap::default(), stats: ShardStats::default(), cold_start_skips: vec![0; detectors] }
+        Self {
+            settings,
+            profiles: FxHashMap::default(),
+            stats: ShardStats::default(),
+            cold_start_skips: vec![0; detectors],
+        }
     }
 
     /// Processes one record found at `line` of the input.
@@ -89,7 +94,9 @@ impl Shard {
         let settings = &self.settings;
         let clock = user_clock(settings, &event.user_id);
         let local = clock.local(event.timestamp);
-        let profile = profile_for(&mut self.profiles, &event.user_id, || Profile::new(local, event.timestamp));
+        let profile = profile_for(&mut self.profiles, &event.user_id, || {
+            Profile::new(local, event.timestamp)
+        });
         check_lateness(profile, event, settings.lateness_secs)?;
         profile.advance(local);
 
@@ -98,7 +105,11 @@ impl Shard {
                 self.cold_start_skips[index] += 1;
                 continue;
             }
-            let cx = Context { event, local, profile };
+            let cx = Context {
+                event,
+                local,
+                profile,
+            };
             if let Some(finding) = detector.inspect(&cx) {
                 out.signals.push(signal(detector.id(), finding, event));
             }
@@ -113,7 +124,13 @@ impl Shard {
     #[must_use]
     pub fn stats(&self) -> ShardStats {
         let mut stats = self.stats.clone();
-        for (id, skips) in self.settings.detectors.ids().into_iter().zip(&self.cold_start_skips) {
+        for (id, skips) in self
+            .settings
+            .detectors
+            .ids()
+            .into_iter()
+            .zip(&self.cold_start_skips)
+        {
             stats.cold_start_skips.insert(id, *skips);
         }
         stats
@@ -137,7 +154,12 @@ impl Shard {
         self.settings
             .detectors
             .iter()
-            .map(|d| (d.id(), self.profiles.values().filter(|p| !d.warmed_up(p)).count() as u64))
+            .map(|d| {
+                (
+                    d.id(),
+                    self.profiles.values().filter(|p| !d.warmed_up(p)).count() as u64,
+                )
+            })
             .collect()
     }
 
@@ -146,7 +168,11 @@ impl Shard {
     pub fn state_bytes(&self) -> usize {
         let entry = std::mem::size_of::<(Box<str>, Profile)>() + 1;
         let table = self.profiles.capacity() * entry;
-        let owned: usize = self.profiles.iter().map(|(user, p)| user.len() + p.state_bytes() - std::mem::size_of::<Profile>()).sum();
+        let owned: usize = self
+            .profiles
+            .iter()
+            .map(|(user, p)| user.len() + p.state_bytes() - std::mem::size_of::<Profile>())
+            .sum();
         table + owned
     }
 }
@@ -159,7 +185,11 @@ fn user_clock(settings: &ShardSettings, user_id: &str) -> LocalClock {
     if settings.user_clocks.is_empty() {
         return settings.clock;
     }
-    settings.user_clocks.get(user_id).copied().unwrap_or(settings.clock)
+    settings
+        .user_clocks
+        .get(user_id)
+        .copied()
+        .unwrap_or(settings.clock)
 }
 
 fn profile_for<'p>(
@@ -183,7 +213,12 @@ fn check_lateness(profile: &Profile, event: &Event<'_>, lateness_secs: u32) -> R
         profile.last_seen.to_rfc3339()
     );
     let value = event.timestamp.to_rfc3339();
-    Err(Reject::field(RejectReason::LateEvent, "timestamp", Some(&value), message))
+    Err(Reject::field(
+        RejectReason::LateEvent,
+        "timestamp",
+        Some(&value),
+        message,
+    ))
 }
 
 fn signal(detector: &'static str, finding: Finding, event: &Event<'_>) -> Signal {

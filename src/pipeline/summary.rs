@@ -38,7 +38,12 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    pub(super) fn new(read: ReadStats, shards: &[Shard], collected: CollectorStats, elapsed: Duration) -> Self {
+    pub(super) fn new(
+        read: ReadStats,
+        shards: &[Shard],
+        collected: CollectorStats,
+        elapsed: Duration,
+    ) -> Self {
         let mut summary = Self {
             read,
             events: 0,

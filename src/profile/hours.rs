@@ -13,7 +13,10 @@ pub struct ActivityHours {
 
 impl Default for ActivityHours {
     fn default() -> Self {
-        Self { slots: [0; 168], total: 0 }
+        Self {
+            slots: [0; 168],
+            total: 0,
+        }
     }
 }
 
@@ -61,7 +64,9 @@ impl ActivityHours {
     #[must_use]
     pub fn hour_of_day(&self, hour: u8) -> u32 {
         let hour = usize::from(hour % 24);
-        (0..7).map(|day| u32::from(self.slots[day * 24 + hour])).sum()
+        (0..7)
+            .map(|day| u32::from(self.slots[day * 24 + hour]))
+            .sum()
     }
 
     /// Share of all requests that fell in local hour `hour`.
@@ -92,7 +97,11 @@ pub fn hours_in(start: u8, end: u8) -> impl Iterator<Item = u8> {
 }
 
 fn share(part: u32, total: u32) -> f64 {
-    if total == 0 { 0.0 } else { f64::from(part) / f64::from(total) }
+    if total == 0 {
+        0.0
+    } else {
+        f64::from(part) / f64::from(total)
+    }
 }
 
 #[cfg(test)]
@@ -124,6 +133,9 @@ mod tests {
         hours.add(6);
         hours.add(5);
         assert_eq!(hours.slot(5), u16::MAX / 2 + 1);
-        assert_eq!(hours.total(), u32::from(hours.slot(5)) + u32::from(hours.slot(6)));
+        assert_eq!(
+            hours.total(),
+            u32::from(hours.slot(5)) + u32::from(hours.slot(6))
+        );
     }
 }

@@ -78,7 +78,12 @@ impl KnownIps {
         if self.entries.len() >= capacity.max(1) {
             self.evict_stalest();
         }
-        self.entries.push(IpSighting { ip, first_seen_s: second, last_seen_s: second, hits: 1 });
+        self.entries.push(IpSighting {
+            ip,
+            first_seen_s: second,
+            last_seen_s: second,
+            hits: 1,
+        });
     }
 
     fn evict_stalest(&mut self) {
@@ -93,7 +98,11 @@ impl KnownIps {
     #[must_use]
     pub fn recent_all_new(&self, at: Timestamp, window_s: u32) -> bool {
         let since = epoch_seconds(at).saturating_sub(window_s);
-        let mut recent = self.entries.iter().filter(|e| e.last_seen_s >= since).peekable();
+        let mut recent = self
+            .entries
+            .iter()
+            .filter(|e| e.last_seen_s >= since)
+            .peekable();
         let has_old = self.entries.iter().any(|e| e.first_seen_s < since);
         has_old && recent.peek().is_some() && recent.all(|e| e.first_seen_s >= since)
     }
@@ -130,7 +139,10 @@ mod tests {
         ips.record(ip("2001:db8:1::5"), Timestamp(0), 8);
         assert_eq!(ips.familiarity(ip("198.51.100.7")), Familiarity::Known);
         assert_eq!(ips.familiarity(ip("198.51.100.9")), Familiarity::SamePrefix);
-        assert_eq!(ips.familiarity(ip("2001:db8:1:ff::1")), Familiarity::SamePrefix);
+        assert_eq!(
+            ips.familiarity(ip("2001:db8:1:ff::1")),
+            Familiarity::SamePrefix
+        );
         assert_eq!(ips.familiarity(ip("203.0.113.9")), Familiarity::New);
     }
 

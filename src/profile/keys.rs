@@ -19,7 +19,11 @@ impl KeyCounter {
     /// Requests in `second` before this one.
     #[must_use]
     pub fn count_in_second(&self, second: i64) -> u32 {
-        if self.second == second { self.in_second } else { 0 }
+        if self.second == second {
+            self.in_second
+        } else {
+            0
+        }
     }
 
     /// Requests on local `day` before this one.
@@ -80,10 +84,17 @@ impl KeyUsage {
 
     fn insert(&mut self, key_id: &str, second: i64, day: i32, capacity: usize) -> usize {
         if self.counters.len() >= capacity.max(1)
-            && let Some(stalest) = (0..self.counters.len()).min_by_key(|&i| self.counters[i].second) {
-                self.counters.swap_remove(stalest);
-            }
-        self.counters.push(KeyCounter { key_id: key_id.into(), second, in_second: 0, day, in_day: 0 });
+            && let Some(stalest) = (0..self.counters.len()).min_by_key(|&i| self.counters[i].second)
+        {
+            self.counters.swap_remove(stalest);
+        }
+        self.counters.push(KeyCounter {
+            key_id: key_id.into(),
+            second,
+            in_second: 0,
+            day,
+            in_day: 0,
+        });
         self.counters.len() - 1
     }
 
@@ -106,7 +117,10 @@ mod tests {
         keys.record("ak_1", 100, 5, 4);
         keys.record("ak_1", 101, 5, 4);
         let counter = keys.get("ak_1").unwrap();
-        assert_eq!((counter.count_in_second(101), counter.count_in_day(5)), (1, 3));
+        assert_eq!(
+            (counter.count_in_second(101), counter.count_in_day(5)),
+            (1, 3)
+        );
         keys.record("ak_1", 90_000, 6, 4);
         assert_eq!(keys.get("ak_1").unwrap().count_in_day(6), 1);
     }
@@ -117,7 +131,10 @@ mod tests {
         keys.record("ak_1", 100, 5, 4);
         keys.record("ak_1", 99, 5, 4);
         let counter = keys.get("ak_1").unwrap();
-        assert_eq!((counter.count_in_second(100), counter.count_in_day(5)), (1, 2));
+        assert_eq!(
+            (counter.count_in_second(100), counter.count_in_day(5)),
+            (1, 2)
+        );
     }
 
     #[test]

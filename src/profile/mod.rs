@@ -26,7 +26,10 @@ pub struct ProfileLimits {
 
 impl Default for ProfileLimits {
     fn default() -> Self {
-        Self { max_ips_per_user: 32, max_keys_per_user: 8 }
+        Self {
+            max_ips_per_user: 32,
+            max_keys_per_user: 8,
+        }
     }
 }
 
@@ -66,7 +69,8 @@ impl Profile {
     pub fn advance(&mut self, local: LocalTime) {
         let today = self.usage.today();
         if local.day > today {
-            self.hours.add_day(weekday_of(today), self.usage.today_hours());
+            self.hours
+                .add_day(weekday_of(today), self.usage.today_hours());
         }
         self.usage.roll_to(local.day);
     }
@@ -79,11 +83,13 @@ impl Profile {
             self.hours.add(local.hour_of_week());
         }
         if let Some(ip) = event.ip_address {
-            self.ips.record(ip, event.timestamp, limits.max_ips_per_user);
+            self.ips
+                .record(ip, event.timestamp, limits.max_ips_per_user);
         }
         if let Some(key_id) = event.api_key_id.as_deref() {
             let second = event.timestamp.epoch_second();
-            self.keys.record(key_id, second, local.day, limits.max_keys_per_user);
+            self.keys
+                .record(key_id, second, local.day, limits.max_keys_per_user);
         }
         self.events = self.events.saturating_add(1);
         self.last_seen = self.last_seen.max(event.timestamp);

@@ -33,7 +33,7 @@ fn attacked_config() -> GenConfig {
 struct Event {
     line: String,
     ts_ms: i64,
-    event_type: String,
+    kind: String,
     user_id: String,
     ip: Option<String>,
     key: Option<String>,
@@ -51,7 +51,7 @@ impl Event {
         Event {
             line: line.to_owned(),
             ts_ms,
-            event_type: text("event_type").expect("event_type is a string"),
+            kind: text("event_type").expect("event_type is a string"),
             user_id: text("user_id").expect("user_id is a string"),
             ip: text("ip_address"),
             key: text("api_key_id"),
@@ -189,7 +189,7 @@ fn every_line_carries_the_contract_fields() {
         ip.parse::<IpAddr>().expect("ip_address is an address");
         let status = v["status_code"].as_u64().expect("status_code");
         assert_eq!(v["success"].as_bool(), Some(status < 400), "{}", e.line);
-        match e.event_type.as_str() {
+        match e.kind.as_str() {
             "api_access" => assert!(v["tokens_used"].is_u64(), "{}", e.line),
             "authentication" => assert_eq!(v["auth_event_type"], "login", "{}", e.line),
             "key_management" => assert_eq!(v["auth_event_type"], "key_rotate", "{}", e.line),
@@ -530,7 +530,7 @@ fn attacks_have_the_promised_shape() {
                 );
             }
             AttackKind::RateAbuse => {
-                assert!(max_per_second >= 20, "{max_per_second} calls a second")
+                assert!(max_per_second >= 20, "{max_per_second} calls a second");
             }
             AttackKind::LeakedKey => {
                 let leaks = span.iter().filter(|e| e.line.contains("_live_")).count();

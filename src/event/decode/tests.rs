@@ -6,7 +6,8 @@ fn decode_str(text: &str) -> Result<Event<'_>, Reject> {
     decode(text.as_bytes(), &DecodeLimits::default())
 }
 
-const MINIMAL: &str = r#"{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":"user123"}"#;
+const MINIMAL: &str =
+    r#"{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":"user123"}"#;
 
 #[test]
 fn minimal_event_takes_contract_defaults() {
@@ -63,8 +64,14 @@ fn reject_of(text: &str) -> Reject {
 
 #[test]
 fn broken_json_is_rejected_as_invalid_json() {
-    assert_eq!(reject_of(r#"{"timestamp": "#).reason, RejectReason::InvalidJson);
-    assert_eq!(reject_of(&format!("{MINIMAL} trailing")).reason, RejectReason::InvalidJson);
+    assert_eq!(
+        reject_of(r#"{"timestamp": "#).reason,
+        RejectReason::InvalidJson
+    );
+    assert_eq!(
+        reject_of(&format!("{MINIMAL} trailing")).reason,
+        RejectReason::InvalidJson
+    );
 }
 
 #[test]
@@ -87,7 +94,8 @@ fn each_missing_required_field_is_named() {
 
 #[test]
 fn bad_timestamp_names_field_and_value() {
-    let reject = reject_of(r#"{"timestamp":"2026-13-01 25:00","event_type":"api_access","user_id":"u"}"#);
+    let reject =
+        reject_of(r#"{"timestamp":"2026-13-01 25:00","event_type":"api_access","user_id":"u"}"#);
     assert_eq!(reject.reason, RejectReason::InvalidTimestamp);
     assert_eq!(reject.field.as_deref(), Some("timestamp"));
     assert_eq!(reject.value.as_deref(), Some("\"2026-13-01 25:00\""));
@@ -106,7 +114,10 @@ fn bad_ip_address_is_rejected() {
 fn negative_and_fractional_counts_are_rejected() {
     let base = r#""timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":"u""#;
     let negative = reject_of(&format!(r#"{{{base},"tokens_used":-5}}"#));
-    assert_eq!((negative.reason, negative.field.as_deref()), (RejectReason::InvalidValue, Some("tokens_used")));
+    assert_eq!(
+        (negative.reason, negative.field.as_deref()),
+        (RejectReason::InvalidValue, Some("tokens_used"))
+    );
     assert!(negative.message.contains("negative"));
     let fraction = reject_of(&format!(r#"{{{base},"tokens_used":1.5}}"#));
     assert!(fraction.message.contains("whole"));
@@ -117,7 +128,9 @@ fn negative_and_fractional_counts_are_rejected() {
 #[test]
 fn user_id_length_is_bounded() {
     let long = "x".repeat(257);
-    let text = format!(r#"{{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":"{long}"}}"#);
+    let text = format!(
+        r#"{{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":"{long}"}}"#
+    );
     assert_eq!(reject_of(&text).field.as_deref(), Some("user_id"));
     let empty = r#"{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":""}"#;
     assert_eq!(reject_of(empty).reason, RejectReason::InvalidValue);
@@ -126,7 +139,13 @@ fn user_id_length_is_bounded() {
 #[test]
 fn wrong_types_are_rejected_with_the_field() {
     let base = r#""timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":"u""#;
-    for (field, value) in [("success", "\"yes\""), ("status_code", "99"), ("key_type", "\"robot\""), ("details", "[1]"), ("endpoint", "7")] {
+    for (field, value) in [
+        ("success", "\"yes\""),
+        ("status_code", "99"),
+        ("key_type", "\"robot\""),
+        ("details", "[1]"),
+        ("endpoint", "7"),
+    ] {
         let reject = reject_of(&format!(r#"{{{base},"{field}":{value}}}"#));
         assert_eq!(reject.field.as_deref(), Some(field), "{reject}");
     }
@@ -142,16 +161,26 @@ fn duplicate_fields_are_rejected() {
 fn null_optional_fields_are_absent_and_null_required_fields_rejected() {
     let text = r#"{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":"u","ip_address":null}"#;
     assert_eq!(decode_str(text).unwrap().ip_address, None);
-    let null_user = r#"{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":null}"#;
+    let null_user =
+        r#"{"timestamp":"2026-12-03T02:14:05Z","event_type":"api_access","user_id":null}"#;
     assert_eq!(reject_of(null_user).field.as_deref(), Some("user_id"));
 }
 
 #[test]
 fn oversized_records_and_invalid_utf8_are_rejected() {
-    let limits = DecodeLimits { max_event_bytes: 16, ..DecodeLimits::default() };
-    assert_eq!(decode(MINIMAL.as_bytes(), &limits).unwrap_err().reason, RejectReason::TooLarge);
+    let limits = DecodeLimits {
+        max_event_bytes: 16,
+        ..DecodeLimits::default()
+    };
+    assert_eq!(
+        decode(MINIMAL.as_bytes(), &limits).unwrap_err().reason,
+        RejectReason::TooLarge
+    );
     let bytes = b"{\"user_id\":\"\xff\"}";
-    assert_eq!(decode(bytes, &DecodeLimits::default()).unwrap_err().reason, RejectReason::InvalidUtf8);
+    assert_eq!(
+        decode(bytes, &DecodeLimits::default()).unwrap_err().reason,
+        RejectReason::InvalidUtf8
+    );
 }
 
 #[test]
