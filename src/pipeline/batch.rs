@@ -9,9 +9,9 @@ pub struct RecordBatch {
 }
 
 /// Records per batch before it is sent.
-pub const BATCH_RECORDS: usize = 512;
+pub const BATCH_RECORDS: usize = 2048;
 /// Bytes per batch before it is sent.
-pub const BATCH_BYTES: usize = 256 * 1024;
+pub const BATCH_BYTES: usize = 1024 * 1024;
 
 impl RecordBatch {
     /// Appends a record found at `line`.

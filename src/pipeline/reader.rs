@@ -25,6 +25,9 @@ pub struct ReadStats {
 /// Reads `input` to its end, routing records to `shards`. Emptied batches
 /// come back through `recycled` and are reused.
 ///
+/// Lines are cut straight out of the reader's buffer; only a line split
+/// across two reads is copied first.
+///
 /// # Errors
 /// Returns the input's read error; records read before it were routed.
 pub fn route_lines(
@@ -33,42 +36,134 @@ pub fn route_lines(
     recycled: &Receiver<RecordBatch>,
     progress: &AtomicU64,
 ) -> io::Result<ReadStats> {
-    let mut pending: Vec<RecordBatch> = shards.iter().map(|_| RecordBatch::default()).collect();
-    let mut stats = ReadStats::default();
-    let mut line = Vec::with_capacity(4096);
-    loop {
-        line.clear();
-        let read = input.read_until(b'\n', &mut line)?;
-        if read == 0 {
+    let mut router = Router::new(shards, recycled);
+    let mut carry: Vec<u8> = Vec::new();
+    while !router.stopped {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            if !carry.is_empty() {
+                router.route(&carry);
+            }
             break;
         }
-        stats.lines += 1;
-        stats.bytes += read as u64;
-        progress.fetch_add(read as u64, Ordering::Relaxed);
-        let record = trim_line_end(&line);
-        if record.iter().all(u8::is_ascii_whitespace) {
-            continue;
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', chunk) {
+            let line = &chunk[start..=end];
+            if carry.is_empty() {
+                router.route(line);
+            } else {
+                carry.extend_from_slice(line);
+                router.route(&carry);
+                carry.clear();
+            }
+            start = end + 1;
         }
-        stats.records += 1;
-        let shard = shard_of(&route_key(record), shards.len());
-        pending[shard].push(record, stats.lines);
-        if pending[shard].is_full() {
-            let fresh = recycled.try_recv().unwrap_or_default();
-            let full = std::mem::replace(&mut pending[shard], fresh);
-            if shards[shard].send(full).is_err() {
-                break;
+        carry.extend_from_slice(&chunk[start..]);
+        let read = chunk.len();
+        input.consume(read);
+        progress.fetch_add(read as u64, Ordering::Relaxed);
+    }
+    Ok(router.finish())
+}
+
+/// Batches records per shard and sends full batches.
+struct Router<'s> {
+    shards: &'s [Sender<RecordBatch>],
+    recycled: &'s Receiver<RecordBatch>,
+    pending: Vec<RecordBatch>,
+    stats: ReadStats,
+    /// Set when a shard hung up: nothing more can be delivered.
+    stopped: bool,
+}
+
+impl<'s> Router<'s> {
+    fn new(shards: &'s [Sender<RecordBatch>], recycled: &'s Receiver<RecordBatch>) -> Self {
+        let pending = shards.iter().map(|_| RecordBatch::default()).collect();
+        Self {
+            shards,
+            recycled,
+            pending,
+            stats: ReadStats::default(),
+            stopped: false,
+        }
+    }
+
+    /// Routes one line, newline included.
+    fn route(&mut self, line: &[u8]) {
+        self.stats.lines += 1;
+        self.stats.bytes += line.len() as u64;
+        let record = trim_line_end(line);
+        if record.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        self.stats.records += 1;
+        let shard = shard_of(&route_key(record), self.shards.len());
+        self.pending[shard].push(record, self.stats.lines);
+        if self.pending[shard].is_full() {
+            let fresh = self.recycled.try_recv().unwrap_or_default();
+            let full = std::mem::replace(&mut self.pending[shard], fresh);
+            self.stopped |= self.shards[shard].send(full).is_err();
+        }
+    }
+
+    /// Sends the partly filled batches.
+    fn finish(self) -> ReadStats {
+        for (batch, shard) in self.pending.into_iter().zip(self.shards) {
+            if !batch.is_empty() {
+                let _ = shard.send(batch);
             }
         }
+        self.stats
     }
-    for (batch, shard) in pending.into_iter().zip(shards) {
-        if !batch.is_empty() {
-            let _ = shard.send(batch);
-        }
-    }
-    Ok(stats)
 }
 
 fn trim_line_end(line: &[u8]) -> &[u8] {
     let line = line.strip_suffix(b"\n").unwrap_or(line);
     line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::BufReader;
+
+    use super::*;
+
+    /// Routes `text` to one shard through a reader buffer of `capacity`
+    /// bytes; returns the records and their line numbers.
+    fn route_all(text: &str, capacity: usize) -> (Vec<(String, u64)>, ReadStats) {
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        let (_, recycled) = crossbeam_channel::unbounded();
+        let input = BufReader::with_capacity(capacity, text.as_bytes());
+        let stats = route_lines(input, &[sender], &recycled, &AtomicU64::new(0)).unwrap();
+        let records = receiver
+            .try_iter()
+            .flat_map(|batch| {
+                batch
+                    .iter()
+                    .map(|(r, line)| (String::from_utf8(r.to_vec()).unwrap(), line))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        (records, stats)
+    }
+
+    #[test]
+    fn lines_split_across_reads_arrive_whole() {
+        let text = "{\"user_id\":\"a\"}\r\n\n  \n{\"user_id\":\"bb\"}\n{\"user_id\":\"c\"}";
+        for capacity in [1, 3, 7, 64] {
+            let (records, stats) = route_all(text, capacity);
+            let expected = [
+                ("{\"user_id\":\"a\"}", 1),
+                ("{\"user_id\":\"bb\"}", 4),
+                ("{\"user_id\":\"c\"}", 5),
+            ];
+            let expected: Vec<(String, u64)> =
+                expected.iter().map(|&(r, l)| (r.to_owned(), l)).collect();
+            assert_eq!(records, expected, "buffer of {capacity} bytes");
+            assert_eq!(
+                (stats.lines, stats.records, stats.bytes),
+                (5, 3, text.len() as u64)
+            );
+        }
+    }
 }

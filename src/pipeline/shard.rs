@@ -61,7 +61,7 @@ pub struct ShardStats {
 /// One shard's users and detectors.
 pub struct Shard {
     settings: ShardSettings,
-    profiles: FxHashMap<Box<str>, Profile>,
+    profiles: FxHashMap<Box<str>, Box<Profile>>,
     stats: ShardStats,
     cold_start_skips: Vec<u64>,
 }
@@ -145,7 +145,7 @@ impl Shard {
     /// The profile of `user_id`, if this shard owns one.
     #[must_use]
     pub fn profile(&self, user_id: &str) -> Option<&Profile> {
-        self.profiles.get(user_id)
+        self.profiles.get(user_id).map(AsRef::as_ref)
     }
 
     /// Users still in cold start, by detector.
@@ -163,15 +163,16 @@ impl Shard {
             .collect()
     }
 
-    /// Bytes of profile state held, including map keys and entries.
+    /// Bytes of profile state held: the map's slots (one control byte and
+    /// one entry each), the user ids and the boxed profiles.
     #[must_use]
     pub fn state_bytes(&self) -> usize {
-        let entry = std::mem::size_of::<(Box<str>, Profile)>() + 1;
-        let table = self.profiles.capacity() * entry;
+        let slot = std::mem::size_of::<(Box<str>, Box<Profile>)>() + 1;
+        let table = self.profiles.capacity() * slot;
         let owned: usize = self
             .profiles
             .iter()
-            .map(|(user, p)| user.len() + p.state_bytes() - std::mem::size_of::<Profile>())
+            .map(|(user, p)| user.len() + p.state_bytes())
             .sum();
         table + owned
     }
@@ -192,13 +193,15 @@ fn user_clock(settings: &ShardSettings, user_id: &str) -> LocalClock {
         .unwrap_or(settings.clock)
 }
 
+/// The user's profile, created on first sight. Profiles are boxed so the
+/// map's spare slots cost a pointer each, not a whole profile.
 fn profile_for<'p>(
-    profiles: &'p mut FxHashMap<Box<str>, Profile>,
+    profiles: &'p mut FxHashMap<Box<str>, Box<Profile>>,
     user_id: &str,
     new: impl FnOnce() -> Profile,
 ) -> &'p mut Profile {
     if !profiles.contains_key(user_id) {
-        profiles.insert(user_id.into(), new());
+        profiles.insert(user_id.into(), Box::new(new()));
     }
     profiles.get_mut(user_id).expect("profile was just ensured")
 }

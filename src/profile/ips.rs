@@ -48,7 +48,13 @@ impl KnownIps {
         }
     }
 
-    /// Known addresses.
+    /// Heap bytes held by the remembered addresses.
+    #[must_use]
+    pub fn heap_bytes(&self) -> usize {
+        self.entries.capacity() * std::mem::size_of::<IpSighting>()
+    }
+
+    /// Number of addresses remembered.
     #[must_use]
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -78,6 +84,7 @@ impl KnownIps {
         if self.entries.len() >= capacity.max(1) {
             self.evict_stalest();
         }
+        self.entries.reserve_exact(1);
         self.entries.push(IpSighting {
             ip,
             first_seen_s: second,

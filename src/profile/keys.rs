@@ -88,6 +88,7 @@ impl KeyUsage {
         {
             self.counters.swap_remove(stalest);
         }
+        self.counters.reserve_exact(1);
         self.counters.push(KeyCounter {
             key_id: key_id.into(),
             second,

@@ -105,8 +105,6 @@ impl Profile {
     /// the heap (not counting the map entry that owns it).
     #[must_use]
     pub fn state_bytes(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + self.ips.len() * std::mem::size_of::<IpSighting>()
-            + self.keys.heap_bytes()
+        std::mem::size_of::<Self>() + self.ips.heap_bytes() + self.keys.heap_bytes()
     }
 }
