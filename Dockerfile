@@ -6,6 +6,8 @@ COPY Cargo.toml Cargo.lock rustfmt.toml ./
 COPY src ./src
 COPY benches ./benches
 COPY schemas ./schemas
+COPY rules ./rules
+COPY build.rs ./
 RUN cargo build --release --locked --bin vigil
 
 FROM debian:bookworm-slim

@@ -30,6 +30,31 @@ pub struct Config {
     pub detectors: DetectorsConfig,
     /// Incident correlation.
     pub incidents: IncidentConfig,
+    /// Sigma rule files.
+    pub rules: RulesConfig,
+}
+
+/// `[rules]`: which Sigma rules run beside the detectors.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Whether rules run at all.
+    pub enabled: bool,
+    /// Folder of rule files, watched for changes; empty for the rule pack
+    /// built into vigil.
+    pub dir: String,
+    /// How often the folder is checked for changes, in seconds.
+    pub reload_poll_secs: u64,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: String::new(),
+            reload_poll_secs: 2,
+        }
+    }
 }
 
 /// `[input]`: limits on input records.
@@ -182,6 +207,9 @@ impl Config {
         if self.input.max_event_bytes < 64 {
             problems.push("input.max_event_bytes must be at least 64".to_owned());
         }
+        if self.rules.reload_poll_secs == 0 {
+            problems.push("rules.reload_poll_secs must be above 0".to_owned());
+        }
         if self.incidents.correlation_window_secs == 0 {
             problems.push("incidents.correlation_window_secs must be above 0".to_owned());
         }
@@ -279,6 +307,7 @@ fn merge_section(config: &mut Config, parsed: Config, section: &str) {
         "profile" => config.profile = parsed.profile,
         "detectors" => config.detectors = parsed.detectors,
         "incidents" => config.incidents = parsed.incidents,
+        "rules" => config.rules = parsed.rules,
         _ => {}
     }
 }

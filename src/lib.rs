@@ -12,6 +12,7 @@ pub mod incident;
 pub mod pipeline;
 pub mod profile;
 pub mod redact;
+pub mod rules;
 pub mod signal;
 pub mod stable_hash;
 pub mod synth;

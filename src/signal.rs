@@ -90,6 +90,19 @@ pub struct Signal {
     pub incident_type: Option<IncidentType>,
     /// The numbers and values that made it fire; already redacted.
     pub evidence: Map<String, Value>,
+    /// For a correlation grouped by something other than the user (an
+    /// address, a key), that group, such as `ip_address=203.0.113.7`:
+    /// such signals form incidents of the group rather than of the user.
+    pub group: Option<String>,
+}
+
+impl Signal {
+    /// What the incident engine groups this signal by: its correlation
+    /// group when it has one, else its user.
+    #[must_use]
+    pub fn incident_key(&self) -> &str {
+        self.group.as_deref().unwrap_or(&self.user_id)
+    }
 }
 
 /// The part of a signal written into an incident record.

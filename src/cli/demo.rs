@@ -13,6 +13,7 @@ use vigil::config::Config;
 use vigil::evaluate::evaluate;
 use vigil::incident::{Incident, IncidentType};
 use vigil::pipeline::{CollectorSinks, Pipeline, RunSummary};
+use vigil::rules::{RuleFeed, RuleSet, RuleSource};
 use vigil::signal::Severity;
 use vigil::synth::{GenConfig, GenSummary, generate};
 
@@ -59,8 +60,11 @@ pub fn execute(args: &DemoArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Runs the events through detectors and the built-in rule pack.
 fn analyze(events: Vec<u8>, out: &Path) -> anyhow::Result<RunSummary> {
-    let pipeline = Pipeline::new(Config::default(), default_shards())?;
+    let rules = RuleSet::from_sources(&RuleSource::builtin())?;
+    let pipeline =
+        Pipeline::new(Config::default(), default_shards())?.with_rules(RuleFeed::new(rules));
     let total = events.len() as u64;
     let sinks = CollectorSinks {
         incidents: Some(create_output(&out.join("incidents.jsonl"))?),

@@ -3,6 +3,7 @@
 mod demo;
 mod generate;
 mod output;
+mod rules;
 mod run;
 
 use std::path::Path;
@@ -25,6 +26,8 @@ enum Command {
     Gen(generate::GenArgs),
     /// Generate traffic with attacks, analyze it and show what was found.
     Demo(demo::DemoArgs),
+    /// Validate rule files or run their tests.
+    Rules(rules::RulesArgs),
 }
 
 /// A failed command: what went wrong and the exit code it maps to.
@@ -59,6 +62,7 @@ pub fn dispatch(args: Args) -> Result<(), Failure> {
         Command::Run(run) => run::execute(&run),
         Command::Gen(generate) => generate::execute(&generate),
         Command::Demo(demo) => demo::execute(&demo),
+        Command::Rules(rules) => rules::execute(&rules),
     }
 }
 

@@ -9,6 +9,7 @@ use vigil::pipeline::{CollectorSinks, Pipeline};
 
 use super::Failure;
 use super::output::{create_output, open_input};
+use super::rules::start_rules;
 
 /// Arguments of `vigil run`.
 #[derive(Debug, Args)]
@@ -28,6 +29,13 @@ pub struct RunArgs {
     /// Shard workers (default: the number of cores).
     #[arg(long)]
     shards: Option<usize>,
+    /// Folder of Sigma rule files, reloaded when it changes or on SIGHUP
+    /// (default: `[rules] dir`, else the rule pack built into vigil).
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Run the built-in detectors only.
+    #[arg(long, conflicts_with = "rules")]
+    no_rules: bool,
 }
 
 /// Runs the pipeline over the input and prints the summary on stderr.
@@ -39,7 +47,11 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
             "--shards must be at least 1"
         )));
     }
-    let pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
+    let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
+    let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
+    if let Some(rules) = &rules {
+        pipeline = pipeline.with_rules(rules.feed.clone());
+    }
     let input = open_input(&args.input).map_err(Failure::usage)?;
     let sinks = CollectorSinks {
         incidents: Some(create_output(&args.incidents).map_err(Failure::usage)?),
@@ -56,6 +68,15 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
         .run(input, sinks, &AtomicU64::new(0))
         .map_err(Failure::runtime)?;
     eprintln!("{summary}");
+    if let Some(rules) = &rules {
+        let reloads = rules.feed.reloads();
+        eprintln!(
+            "rules {}  reloads applied {}  refused {}",
+            rules.feed.current().0.len(),
+            reloads.applied,
+            reloads.refused
+        );
+    }
     if let Some(peak) = peak_rss_bytes() {
         eprintln!(
             "peak RSS {:.1} MiB",

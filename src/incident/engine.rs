@@ -1,15 +1,18 @@
-//! The incident engine: folds signals about one user into one open incident
-//! while they keep arriving within the correlation window.
+//! The incident engine: folds signals about one entity into one open
+//! incident while they keep arriving within the correlation window. The
+//! entity is the user, or for a rule correlated across users (one address
+//! trying many accounts) the correlation's group.
 //!
 //! Risk accumulates before it alerts: a group of signals becomes a published
 //! incident only once its combined score reaches `min_score`. Weak signals
 //! (a new address inside a known /24, say) wait in the group and count
 //! towards a later, stronger finding, but alone never page anyone.
 //!
-//! Everything it decides follows from the signals of one user in their
+//! Everything it decides follows from the signals of one entity in their
 //! order; it keeps no global counter and reads no clock. That is what makes
 //! incident ids and contents independent of the shard count and of thread
-//! timing: each user's signals come from one shard, in event order.
+//! timing: each user's signals come from one shard, in event order, and
+//! each cross-user group's from the global rule stage, in input order.
 
 use rustc_hash::FxHashMap;
 
@@ -78,17 +81,18 @@ impl IncidentEngine {
     /// written revision carries.
     pub fn on_signal(&mut self, signal: &Signal) -> Option<&Incident> {
         let window_ms = i64::from(self.config.correlation_window_secs) * SECOND_MS;
+        let key = signal.incident_key();
         let joins = self
             .open
-            .get(&signal.user_id)
+            .get(key)
             .is_some_and(|open| signal.at.0 <= open.incident.last_seen.0 + window_ms);
         if !joins {
             let opened = open_incident(signal, &self.config);
-            self.open.insert(signal.user_id.clone(), opened);
-            let open = self.open.get(&signal.user_id)?;
+            self.open.insert(key.to_owned(), opened);
+            let open = self.open.get(key)?;
             return open.published.then_some(&open.incident);
         }
-        let open = self.open.get_mut(&signal.user_id)?;
+        let open = self.open.get_mut(key)?;
         extend(open, signal, &self.config).then_some(&open.incident)
     }
 
@@ -128,8 +132,9 @@ fn open_incident(signal: &Signal, config: &IncidentConfig) -> OpenIncident {
 
 /// Ids follow from the first signal only: `INC-<UTC date>-<10 hex digits>`.
 fn incident_id(signal: &Signal) -> String {
-    let mut seed = Vec::with_capacity(signal.user_id.len() + signal.name.len() + 9);
-    seed.extend_from_slice(signal.user_id.as_bytes());
+    let key = signal.incident_key();
+    let mut seed = Vec::with_capacity(key.len() + signal.name.len() + 9);
+    seed.extend_from_slice(key.as_bytes());
     seed.push(0);
     seed.extend_from_slice(&signal.at.0.to_be_bytes());
     seed.extend_from_slice(signal.name.as_bytes());

@@ -6,6 +6,9 @@
 pub struct RecordBatch {
     data: Vec<u8>,
     records: Vec<(usize, usize, u64)>,
+    /// Input lines read when the batch was sent: once its shard has
+    /// processed it, every record of that shard up to this line is done.
+    pub through_line: u64,
 }
 
 /// Records per batch before it is sent.
@@ -44,5 +47,6 @@ impl RecordBatch {
     pub fn clear(&mut self) {
         self.data.clear();
         self.records.clear();
+        self.through_line = 0;
     }
 }

@@ -8,6 +8,7 @@ use std::io::{self, Write};
 use crossbeam_channel::Receiver;
 
 use super::dead_letter::DeadLetter;
+use super::global::GlobalStage;
 use super::shard::ShardOutput;
 use crate::event::RejectReason;
 use crate::incident::{Incident, IncidentConfig, IncidentEngine};
@@ -41,24 +42,39 @@ pub struct CollectorStats {
     pub incidents: BTreeMap<String, Incident>,
 }
 
-/// Folds and writes shard outputs until every shard has hung up.
+/// Folds and writes shard outputs until every shard has hung up. With
+/// rules, it also runs the global rule stage on what shards forward.
 ///
 /// # Errors
 /// Returns the first write error of a sink.
 pub fn collect(
     outputs: &Receiver<ShardOutput>,
     config: IncidentConfig,
+    mut global: Option<GlobalStage>,
     mut sinks: CollectorSinks,
 ) -> io::Result<CollectorStats> {
     let mut engine = IncidentEngine::new(config);
     let mut stats = CollectorStats::default();
-    for output in outputs {
+    let mut global_signals = Vec::new();
+    for mut output in outputs {
         for dead in &output.rejects {
             record_reject(&mut stats, dead, &mut sinks)?;
         }
         for signal in &output.signals {
             record_signal(&mut stats, &mut engine, signal, &mut sinks)?;
         }
+        if let Some(global) = global.as_mut() {
+            global.accept(&mut output, &mut global_signals);
+        }
+        for signal in global_signals.drain(..) {
+            record_signal(&mut stats, &mut engine, &signal, &mut sinks)?;
+        }
+    }
+    if let Some(global) = global.as_mut() {
+        global.finish(&mut global_signals);
+    }
+    for signal in global_signals.drain(..) {
+        record_signal(&mut stats, &mut engine, &signal, &mut sinks)?;
     }
     for sink in [&mut sinks.incidents, &mut sinks.dead_letter]
         .into_iter()

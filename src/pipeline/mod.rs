@@ -9,6 +9,7 @@
 mod batch;
 mod collector;
 mod dead_letter;
+mod global;
 mod reader;
 mod shard;
 mod summary;
@@ -22,12 +23,14 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::{Config, ConfigError};
 use crate::detect::DetectorSet;
+use crate::rules::RuleFeed;
 
 pub use batch::RecordBatch;
 pub use collector::{CollectorSinks, CollectorStats};
 pub use dead_letter::DeadLetter;
+pub use global::GlobalStage;
 pub use reader::ReadStats;
-pub use shard::{Shard, ShardOutput, ShardSettings, ShardStats};
+pub use shard::{Forwarded, Shard, ShardOutput, ShardSettings, ShardStats};
 pub use summary::RunSummary;
 
 /// Batches queued per shard before the router waits.
@@ -56,12 +59,20 @@ impl Pipeline {
             limits: config.profile.limits(),
             decode_limits: config.input.limits(),
             lateness_secs: config.profile.lateness_secs,
+            rules: None,
         };
         Ok(Self {
             settings,
             config,
             shards: shards.max(1),
         })
+    }
+
+    /// The same pipeline running the rules of `feed` beside the detectors.
+    #[must_use]
+    pub fn with_rules(mut self, feed: RuleFeed) -> Self {
+        self.settings.rules = Some(feed);
+        self
     }
 
     /// Settings each shard runs with, for callers that drive a shard directly.
@@ -94,15 +105,23 @@ impl Pipeline {
             let router = scope.spawn(move || route(input, &batch_senders, &recycle_rx, progress));
             let workers: Vec<_> = batch_receivers
                 .into_iter()
-                .map(|batches| {
+                .enumerate()
+                .map(|(index, batches)| {
                     let (settings, outputs, recycle) =
                         (self.settings.clone(), output_tx.clone(), recycle_tx.clone());
-                    scope.spawn(move || work(Shard::new(settings), &batches, &outputs, &recycle))
+                    let shard = Shard::new(settings);
+                    scope.spawn(move || work(index, shard, &batches, &outputs, &recycle))
                 })
                 .collect();
             drop(output_tx);
 
-            let collected = collector::collect(&output_rx, self.config.incidents.clone(), sinks);
+            let global = self
+                .settings
+                .rules
+                .as_ref()
+                .map(|feed| GlobalStage::new(feed, self.shards, self.settings.decode_limits));
+            let collected =
+                collector::collect(&output_rx, self.config.incidents.clone(), global, sinks);
             drop(output_rx);
             let shards: Vec<Shard> = workers
                 .into_iter()
@@ -128,19 +147,26 @@ fn route(
     reader::route_lines(input, senders, recycled, progress)
 }
 
-/// A shard thread: processes batches until the router hangs up.
+/// A shard thread: processes batches until the router hangs up. After each
+/// batch it reports how far it has come, with what it found.
 fn work(
+    index: usize,
     mut shard: Shard,
     batches: &Receiver<RecordBatch>,
     outputs: &Sender<ShardOutput>,
     recycle: &Sender<RecordBatch>,
 ) -> Shard {
-    let mut output = ShardOutput::default();
     for mut batch in batches {
+        shard.refresh_rules();
+        let mut output = ShardOutput {
+            shard: index,
+            through_line: batch.through_line,
+            ..ShardOutput::default()
+        };
         for (record, line) in batch.iter() {
             shard.process(record, line, &mut output);
         }
-        if !output.is_empty() && outputs.send(std::mem::take(&mut output)).is_err() {
+        if outputs.send(output).is_err() {
             break;
         }
         batch.clear();

@@ -22,11 +22,22 @@ pub struct ReadStats {
     pub bytes: u64,
 }
 
+/// A read shorter than this means the input is not keeping up (a pipe or
+/// terminal trickling events): partial batches are sent at once instead of
+/// waiting to fill, so a slow stream is analyzed as it arrives.
+const FULL_READ_BYTES: usize = 64 * 1024;
+
+/// Records between progress ticks, which let the collector know how far
+/// every shard has come even when some receive few records.
+const TICK_RECORDS: u64 = 64 * 1024;
+
 /// Reads `input` to its end, routing records to `shards`. Emptied batches
 /// come back through `recycled` and are reused.
 ///
 /// Lines are cut straight out of the reader's buffer; only a line split
-/// across two reads is copied first.
+/// across two reads is copied first. Every shard regularly receives a
+/// batch, empty if need be, stamped with the lines read so far; that is
+/// how the collector orders what shards forward to the global rule stage.
 ///
 /// # Errors
 /// Returns the input's read error; records read before it were routed.
@@ -62,6 +73,9 @@ pub fn route_lines(
         let read = chunk.len();
         input.consume(read);
         progress.fetch_add(read as u64, Ordering::Relaxed);
+        if read < FULL_READ_BYTES || router.tick_due() {
+            router.flush();
+        }
     }
     Ok(router.finish())
 }
@@ -74,6 +88,8 @@ struct Router<'s> {
     stats: ReadStats,
     /// Set when a shard hung up: nothing more can be delivered.
     stopped: bool,
+    /// Records routed at the last flush.
+    flushed_at: u64,
 }
 
 impl<'s> Router<'s> {
@@ -85,6 +101,7 @@ impl<'s> Router<'s> {
             pending,
             stats: ReadStats::default(),
             stopped: false,
+            flushed_at: 0,
         }
     }
 
@@ -100,19 +117,33 @@ impl<'s> Router<'s> {
         let shard = shard_of(&route_key(record), self.shards.len());
         self.pending[shard].push(record, self.stats.lines);
         if self.pending[shard].is_full() {
-            let fresh = self.recycled.try_recv().unwrap_or_default();
-            let full = std::mem::replace(&mut self.pending[shard], fresh);
-            self.stopped |= self.shards[shard].send(full).is_err();
+            self.send(shard);
         }
     }
 
-    /// Sends the partly filled batches.
-    fn finish(self) -> ReadStats {
-        for (batch, shard) in self.pending.into_iter().zip(self.shards) {
-            if !batch.is_empty() {
-                let _ = shard.send(batch);
-            }
+    /// Sends shard `shard` its pending batch, stamped with the lines read.
+    fn send(&mut self, shard: usize) {
+        let fresh = self.recycled.try_recv().unwrap_or_default();
+        let mut batch = std::mem::replace(&mut self.pending[shard], fresh);
+        batch.through_line = self.stats.lines;
+        self.stopped |= self.shards[shard].send(batch).is_err();
+    }
+
+    fn tick_due(&self) -> bool {
+        self.stats.records - self.flushed_at >= TICK_RECORDS
+    }
+
+    /// Sends every shard its pending batch, empty ones included.
+    fn flush(&mut self) {
+        for shard in 0..self.shards.len() {
+            self.send(shard);
         }
+        self.flushed_at = self.stats.records;
+    }
+
+    /// Sends the partly filled batches.
+    fn finish(mut self) -> ReadStats {
+        self.flush();
         self.stats
     }
 }

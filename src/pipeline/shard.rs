@@ -12,8 +12,9 @@ use super::dead_letter::DeadLetter;
 use crate::detect::{Context, DetectorSet, Finding};
 use crate::event::{DecodeLimits, Event, Reject, RejectReason, decode};
 use crate::profile::{Profile, ProfileLimits};
+use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
 use crate::signal::{Signal, SignalSource};
-use crate::time::{LocalClock, SECOND_MS};
+use crate::time::{LocalClock, LocalTime, SECOND_MS};
 
 /// What a shard needs to know, shared by all shards of a run.
 #[derive(Clone)]
@@ -30,23 +31,35 @@ pub struct ShardSettings {
     pub decode_limits: DecodeLimits,
     /// How late (behind the user's latest event) an event may arrive, in seconds.
     pub lateness_secs: u32,
+    /// The rules to run, when any are loaded.
+    pub rules: Option<RuleFeed>,
 }
 
 /// Findings and refusals of a run of records, handed to the collector.
 #[derive(Debug, Default)]
 pub struct ShardOutput {
+    /// The shard that produced it.
+    pub shard: usize,
+    /// Every record of this shard up to this input line has been processed.
+    pub through_line: u64,
     /// Signals raised, in event order.
     pub signals: Vec<Signal>,
     /// Records refused.
     pub rejects: Vec<DeadLetter>,
+    /// Events the global rule stage must see, in input order.
+    pub forwarded: Vec<Forwarded>,
 }
 
-impl ShardOutput {
-    /// Whether there is nothing to hand over.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.signals.is_empty() && self.rejects.is_empty()
-    }
+/// An event matching a detection rule that a cross-user correlation builds
+/// on, passed on to the global rule stage.
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    /// Its input line, which orders the global stage.
+    pub line: u64,
+    /// The raw record, decoded again by the global stage.
+    pub record: Box<[u8]>,
+    /// The event's time in its user's calendar.
+    pub local: LocalTime,
 }
 
 /// Counters a shard keeps while it works.
@@ -61,6 +74,7 @@ pub struct ShardStats {
 /// One shard's users and detectors.
 pub struct Shard {
     settings: ShardSettings,
+    rules: Option<RuleStage>,
     profiles: FxHashMap<Box<str>, Box<Profile>>,
     stats: ShardStats,
     cold_start_skips: Vec<u64>,
@@ -71,11 +85,24 @@ impl Shard {
     #[must_use]
     pub fn new(settings: ShardSettings) -> Self {
         let detectors = settings.detectors.ids().len();
+        let rules = settings
+            .rules
+            .as_ref()
+            .map(|feed| RuleStage::new(StageKind::Shard, feed));
         Self {
+            rules,
             settings,
             profiles: FxHashMap::default(),
             stats: ShardStats::default(),
             cold_start_skips: vec![0; detectors],
+        }
+    }
+
+    /// Takes a newly published rule set, if there is one; called between
+    /// batches.
+    pub fn refresh_rules(&mut self) {
+        if let (Some(stage), Some(feed)) = (self.rules.as_mut(), self.settings.rules.as_ref()) {
+            stage.refresh(feed);
         }
     }
 
@@ -85,12 +112,34 @@ impl Shard {
             Ok(event) => event,
             Err(reject) => return refuse(record, line, reject, out),
         };
-        if let Err(reject) = self.apply(&event, out) {
-            refuse(record, line, reject, out);
+        match self.apply(&event, out) {
+            Ok(local) => self.run_rules(&event, local, record, line, out),
+            Err(reject) => refuse(record, line, reject, out),
         }
     }
 
-    fn apply(&mut self, event: &Event<'_>, out: &mut ShardOutput) -> Result<(), Reject> {
+    fn run_rules(
+        &mut self,
+        event: &Event<'_>,
+        local: LocalTime,
+        record: &[u8],
+        line: u64,
+        out: &mut ShardOutput,
+    ) {
+        let Some(stage) = self.rules.as_mut() else {
+            return;
+        };
+        let view = RuleEvent::new(event, local);
+        if stage.inspect(&view, &mut out.signals) {
+            out.forwarded.push(Forwarded {
+                line,
+                record: record.into(),
+                local,
+            });
+        }
+    }
+
+    fn apply(&mut self, event: &Event<'_>, out: &mut ShardOutput) -> Result<LocalTime, Reject> {
         let settings = &self.settings;
         let clock = user_clock(settings, &event.user_id);
         let local = clock.local(event.timestamp);
@@ -117,7 +166,7 @@ impl Shard {
 
         profile.record(event, local, &settings.limits);
         self.stats.events += 1;
-        Ok(())
+        Ok(local)
     }
 
     /// Counters so far.
@@ -237,5 +286,6 @@ fn signal(detector: &'static str, finding: Finding, event: &Event<'_>) -> Signal
         api_key_id: event.api_key_id.as_deref().map(str::to_owned),
         incident_type: finding.incident_type,
         evidence: finding.evidence,
+        group: None,
     }
 }

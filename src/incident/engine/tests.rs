@@ -19,6 +19,7 @@ fn signal(user: &str, name: &'static str, score: f64, at_ms: i64) -> Signal {
         api_key_id: None,
         incident_type: None,
         evidence: serde_json::Map::new(),
+        group: None,
     }
 }
 
