@@ -15,7 +15,7 @@ use vigil::incident::{Incident, IncidentType};
 use vigil::pipeline::{CollectorSinks, Pipeline, RunSummary};
 use vigil::rules::{RuleFeed, RuleSet, RuleSource};
 use vigil::signal::Severity;
-use vigil::synth::{GenConfig, GenSummary, generate};
+use vigil::synth::{GenConfig, GenSummary, generate, user_time_zones};
 
 use super::Failure;
 use super::generate::write_labels;
@@ -53,18 +53,20 @@ pub fn execute(args: &DemoArgs) -> Result<(), Failure> {
     let mut events = Vec::new();
     let generated = generate(&config, &mut events).map_err(Failure::usage)?;
 
-    let summary = analyze(events, &args.out).map_err(Failure::runtime)?;
+    let mut analysis = Config::default();
+    analysis.profile.user_time_zones = user_time_zones(&config);
+    let summary = analyze(analysis, events, &args.out).map_err(Failure::runtime)?;
     write_labels(&args.out.join("labels.jsonl"), &generated.labels).map_err(Failure::runtime)?;
 
     print_report(args, &generated, &summary);
     Ok(())
 }
 
-/// Runs the events through detectors and the built-in rule pack.
-fn analyze(events: Vec<u8>, out: &Path) -> anyhow::Result<RunSummary> {
+/// Runs the events through detectors and the built-in rule pack, with each
+/// generated user's own time zone configured as an operator would.
+fn analyze(config: Config, events: Vec<u8>, out: &Path) -> anyhow::Result<RunSummary> {
     let rules = RuleSet::from_sources(&RuleSource::builtin())?;
-    let pipeline =
-        Pipeline::new(Config::default(), default_shards())?.with_rules(RuleFeed::new(rules));
+    let pipeline = Pipeline::new(config, default_shards())?.with_rules(RuleFeed::new(rules));
     let total = events.len() as u64;
     let sinks = CollectorSinks {
         incidents: Some(create_output(&out.join("incidents.jsonl"))?),
@@ -111,7 +113,7 @@ fn print_report(args: &DemoArgs, generated: &GenSummary, summary: &RunSummary) {
     for (kind, score) in &evaluation.kinds {
         let _ = writeln!(
             out,
-            "  {:<15} {:>3}/{:<3} {:>5.1}%",
+            "  {:<20} {:>3}/{:<3} {:>5.1}%",
             kind.as_str(),
             score.detected,
             score.labelled,

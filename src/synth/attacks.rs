@@ -1,39 +1,58 @@
 //! Attack injection: who is attacked, on which day, the attack's events and
 //! what its label promises.
 //!
-//! Victim sets are disjoint, 4% of users per kind and at least one each; an
-//! off-hours victim is never a night-shift persona. Each attack falls on one
-//! day of the second half of the run, after at least a week of baseline.
+//! Single-victim kinds have disjoint victim sets, 4% of users per kind (2%
+//! for brute force) and at least one each; an off-hours victim is never a
+//! night-shift persona. Campaigns on many accounts (see `campaigns`) target
+//! users who are no single-victim kind's victim. Each attack falls in the
+//! second half of the run, after at least a week of baseline.
 //! Spikes are sized against the victim's own history: at least three times
 //! the victim's largest UTC day so far, which exceeds mean + 3σ of any
 //! reading of that history, so the detectors named in the label must fire.
 //! Attack events draw from the victim's own attack stream, so the victim's
 //! benign traffic is the same with or without attacks, except that benign
 //! calls make room for attack calls that must not look like a spike.
+//! Attackers connect from ranges no benign home uses, so an attacker's
+//! address is always one its victims never used.
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use chrono::{DateTime, Utc};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 use serde_json::json;
 
+use super::campaigns::{self, evenly};
 use super::population::{UserState, mix64};
-use super::record::{ATTACKER_AGENTS, AgentRef, Call, DetailRef, KeyRef, MODELS, Record, Status};
+use super::record::{
+    ATTACKER_AGENTS, AgentRef, Call, DetailRef, FailureReason, GUESSING_AGENTS, KeyRef, MODELS,
+    Record, Status,
+};
 use super::traffic::{
     Candidate, Origin, api_call, floor_i64, i64_to_f64, latency_ms, round_u32, shift_window,
     u64_to_f64,
 };
-use super::{AttackKind, Clock, GenConfig, GenError};
+use super::{AttackKind, AttackLabel, Clock, DAY_MS, GenConfig, GenError};
 
-/// Share of users attacked per kind, in percent.
+/// Share of users attacked per detector-caught kind, in percent.
 const VICTIM_PERCENT: u32 = 4;
+/// Share of users whose password is brute-forced, in percent.
+const BRUTE_FORCE_PERCENT: u32 = 2;
+/// Failed logins of a brute force.
+const BRUTE_FORCE_FAILURES: std::ops::RangeInclusive<u32> = 15..=40;
+/// Share of brute forces that end in the right password.
+const BRUTE_FORCE_SUCCESS_SHARE: f64 = 0.3;
+/// First to last attempt of a brute force: 2–10 minutes, a second inside
+/// each end so that moving an event by a millisecond keeps the promise.
+const BRUTE_FORCE_SPAN_MS: std::ops::RangeInclusive<i64> =
+    2 * MINUTE_MS + 1_000..=10 * MINUTE_MS - 1_000;
 /// The earliest attack day: a week of baseline comes first.
 const FIRST_ATTACK_DAY: u32 = 7;
 /// First octets of attacker networks; no benign home uses them, so an
 /// attacker's /16 is one the victim never used.
-const ATTACKER_FIRST_OCTETS: [u8; 10] = [5, 45, 89, 91, 103, 146, 162, 185, 193, 194];
+pub(super) const ATTACKER_FIRST_OCTETS: [u8; 10] = [5, 45, 89, 91, 103, 146, 162, 185, 193, 194];
 /// A spike is at least this multiple of the victim's largest day so far.
 const SPIKE_OVER_PEAK: f64 = 3.0;
 /// Spread-out attacks keep consecutive calls this far apart at least, so
@@ -48,31 +67,108 @@ const SECRET_LEN: usize = 32;
 /// Zero-token calls a key thief makes before the spike.
 const LOOK_AROUND_CALLS: u32 = 2;
 
-/// The attack a victim suffers.
+/// The attack a single victim suffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct AttackPlan {
     /// What happens.
     pub(super) kind: AttackKind,
     /// The local day it happens on, counted from the start date.
     pub(super) day: u32,
+    /// Index of its label in the run's label drafts.
+    pub(super) label: usize,
 }
 
-/// The parts of a label known when the attack's events are generated; the
-/// time span follows once the day is settled.
+/// A label in the making: filled in as the attack's events are generated
+/// and settled.
 #[derive(Debug, Clone)]
-pub(super) struct PendingLabel {
-    /// What happened.
+pub(super) struct LabelDraft {
+    /// What happens.
     pub(super) kind: AttackKind,
+    /// The victim, or a campaign's first targeted account that exists.
+    pub(super) victim: u32,
+    /// The key the attack used or leaked.
+    pub(super) api_key_id: Option<String>,
+    /// Where the attack's events come from.
+    pub(super) ip: Option<String>,
+    /// Every account the attack tries to sign in to, in the order tried;
+    /// empty for attacks on a victim's keys.
+    pub(super) targets: Vec<u32>,
+    /// First and last timestamp of its events so far.
+    span: Option<(i64, i64)>,
+}
+
+impl LabelDraft {
+    /// A draft knowing only the kind and the victim.
+    pub(super) fn new(kind: AttackKind, victim: u32) -> LabelDraft {
+        LabelDraft {
+            kind,
+            victim,
+            api_key_id: None,
+            ip: None,
+            targets: Vec::new(),
+            span: None,
+        }
+    }
+
+    /// Widens the time span to hold an event at `ts_ms`.
+    pub(super) fn widen(&mut self, ts_ms: i64) {
+        self.span = Some(
+            self.span
+                .map_or((ts_ms, ts_ms), |(a, b)| (a.min(ts_ms), b.max(ts_ms))),
+        );
+    }
+
+    /// The finished label, or `None` if no event of the attack was made.
+    pub(super) fn finish(self, users: &[UserState]) -> Option<AttackLabel> {
+        let (start, end) = self.span?;
+        let at = |ms| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+        Some(AttackLabel {
+            attack: self.kind,
+            user_id: users[self.victim as usize].user_id(),
+            api_key_id: self.api_key_id,
+            ip: self.ip,
+            targets: self
+                .targets
+                .iter()
+                .map(|&t| users[t as usize].user_id())
+                .collect(),
+            start: at(start),
+            end: at(end),
+            expected_signals: self
+                .kind
+                .expected_signals()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        })
+    }
+}
+
+/// What an injected attack turned out to use.
+#[derive(Debug, Clone)]
+pub(super) struct Injected {
     /// The key the attack used or leaked.
     pub(super) api_key_id: Option<String>,
     /// Where the attack's events came from.
-    pub(super) ip: Option<String>,
+    pub(super) ip: String,
 }
 
-/// Chooses the victims and attack days, recording the plan in each victim.
-pub(super) fn assign(cfg: &GenConfig, users: &mut [UserState]) -> Result<(), GenError> {
-    let per_kind = ((cfg.users * VICTIM_PERCENT + 50) / 100).max(1);
-    let required = per_kind * u32::try_from(AttackKind::ALL.len()).unwrap_or(u32::MAX);
+/// `percent` of `users`, rounded, and at least one.
+fn share_of(users: u32, percent: u32) -> u32 {
+    ((users * percent + 50) / 100).max(1)
+}
+
+/// Chooses the victims, targets and attack days: records single-victim
+/// plans in each victim and campaign attempts in each target, and returns
+/// the label drafts the plans refer to.
+pub(super) fn assign(
+    cfg: &GenConfig,
+    users: &mut Vec<UserState>,
+) -> Result<Vec<LabelDraft>, GenError> {
+    let per_kind = share_of(cfg.users, VICTIM_PERCENT);
+    let brute_force = share_of(cfg.users, BRUTE_FORCE_PERCENT);
+    let single_victims = per_kind * 5 + brute_force;
+    let required = single_victims + campaigns::MIN_TARGETS;
     if cfg.users < required {
         return Err(GenError::TooFewUsers {
             users: cfg.users,
@@ -85,17 +181,20 @@ pub(super) fn assign(cfg: &GenConfig, users: &mut [UserState]) -> Result<(), Gen
     let first_day = FIRST_ATTACK_DAY.max(cfg.days / 2);
 
     // Off-hours goes first: it is the only kind with an ineligible persona.
+    // Kinds added later come last, so earlier kinds keep their victims.
     let kinds = [
-        AttackKind::OffHours,
-        AttackKind::KeyTheft,
-        AttackKind::RunawayUsage,
-        AttackKind::RateAbuse,
-        AttackKind::LeakedKey,
+        (AttackKind::OffHours, per_kind),
+        (AttackKind::KeyTheft, per_kind),
+        (AttackKind::RunawayUsage, per_kind),
+        (AttackKind::RateAbuse, per_kind),
+        (AttackKind::LeakedKey, per_kind),
+        (AttackKind::BruteForce, brute_force),
     ];
-    for kind in kinds {
+    let mut labels = Vec::new();
+    for (kind, wanted) in kinds {
         let mut chosen = 0;
         for &i in &order {
-            if chosen == per_kind {
+            if chosen == wanted {
                 break;
             }
             let user = &mut users[i];
@@ -105,17 +204,30 @@ pub(super) fn assign(cfg: &GenConfig, users: &mut [UserState]) -> Result<(), Gen
             user.attack = Some(AttackPlan {
                 kind,
                 day: rng.gen_range(first_day..cfg.days),
+                label: labels.len(),
             });
+            let mut label = LabelDraft::new(kind, user.index);
+            if kind == AttackKind::BruteForce {
+                label.targets.push(user.index);
+            }
+            labels.push(label);
             chosen += 1;
         }
-        if chosen < per_kind {
+        if chosen < wanted {
             return Err(GenError::NoEligibleVictim {
                 kind,
                 users: cfg.users,
             });
         }
     }
-    Ok(())
+
+    let pool: Vec<u32> = order
+        .iter()
+        .filter(|&&i| users[i].attack.is_none())
+        .map(|&i| users[i].index)
+        .collect();
+    campaigns::plan(cfg, first_day, &pool, &mut rng, users, &mut labels);
+    Ok(labels)
 }
 
 /// Adds the events of `user`'s attack to `day_events`, which already hold
@@ -126,11 +238,12 @@ pub(super) fn inject(
     user: &mut UserState,
     plan: AttackPlan,
     day_events: &mut Vec<Candidate>,
-) -> PendingLabel {
+) -> Injected {
     let mut rng = user.attack_rng(seed);
     let mut attack = Attack {
         clock,
         day: plan.day,
+        label: plan.label,
         user,
         rng: &mut rng,
         out: day_events,
@@ -141,18 +254,28 @@ pub(super) fn inject(
         AttackKind::OffHours => attack.off_hours(),
         AttackKind::RateAbuse => attack.rate_abuse(),
         AttackKind::LeakedKey => attack.leaked_key(),
+        AttackKind::BruteForce => attack.brute_force(),
+        // Campaigns arrive as attempts in their targets' names instead.
+        AttackKind::CredentialStuffing | AttackKind::PasswordSpraying => {
+            return Injected {
+                api_key_id: None,
+                ip: String::new(),
+            };
+        }
     };
-    PendingLabel {
-        kind: plan.kind,
-        api_key_id: Some(attack.user.keys()[slot].id()),
-        ip: Some(attack.user.address(ip).to_string()),
+    Injected {
+        api_key_id: slot.map(|slot| attack.user.keys()[slot].id()),
+        ip: attack.user.address(ip).to_string(),
     }
 }
 
-/// One attack being written: returns the key slot and address index used.
+/// One attack being written: returns the key slot (if a key is involved)
+/// and the address index used.
 struct Attack<'a> {
     clock: Clock,
     day: u32,
+    /// Index of the attack's label.
+    label: usize,
     user: &'a mut UserState,
     rng: &'a mut ChaCha8Rng,
     out: &'a mut Vec<Candidate>,
@@ -161,7 +284,7 @@ struct Attack<'a> {
 impl Attack<'_> {
     /// The victim's agent key, from a /16 the victim never used, with a
     /// foreign client, for 1–3 hours of the victim's shift.
-    fn key_theft(&mut self) -> (usize, u8) {
+    fn key_theft(&mut self) -> (Option<usize>, u8) {
         let slot = self.rng.gen_range(0..self.user.agent_key_count());
         let ip = self.attacker_address();
         let agent = AgentRef::shared(self.rng.gen_range(ATTACKER_AGENTS));
@@ -176,7 +299,15 @@ impl Attack<'_> {
         let total = calls + LOOK_AROUND_CALLS;
         for i in 0..LOOK_AROUND_CALLS {
             let ts = stratified(start, end, total, i, self.rng);
-            self.push(ts, Call::Models, 0, slot, ip, agent, Origin::Exempt);
+            self.push(
+                ts,
+                Call::Models,
+                0,
+                slot,
+                ip,
+                agent,
+                Origin::Exempt(self.label),
+            );
         }
         for (i, share) in (LOOK_AROUND_CALLS..).zip(split_tokens(tokens, &weights)) {
             let call = if self.rng.gen_bool(0.35) {
@@ -185,14 +316,14 @@ impl Attack<'_> {
                 Call::Chat
             };
             let ts = stratified(start, end, total, i, self.rng);
-            self.push(ts, call, share, slot, ip, agent, Origin::Exempt);
+            self.push(ts, call, share, slot, ip, agent, Origin::Exempt(self.label));
         }
-        (slot, ip)
+        (Some(slot), ip)
     }
 
     /// The victim's own agent stuck in a loop: 8–15 times a typical day's
     /// tokens in 2–4 hours, from a known address.
-    fn runaway_usage(&mut self) -> (usize, u8) {
+    fn runaway_usage(&mut self) -> (Option<usize>, u8) {
         let ip = self.user.established_address();
         let agent = self.user.persona.sdk[0];
         let len = self.rng.gen_range(120..=240) * MINUTE_MS;
@@ -209,14 +340,14 @@ impl Attack<'_> {
         };
         for (i, share) in (0..).zip(split_tokens(tokens, &weights)) {
             let ts = stratified(start, end, calls, i, self.rng);
-            self.push(ts, call, share, 0, ip, agent, Origin::Exempt);
+            self.push(ts, call, share, 0, ip, agent, Origin::Exempt(self.label));
         }
-        (0, ip)
+        (Some(0), ip)
     }
 
     /// 30–80 ordinary calls between 02:00 and 05:00 local, from a known
     /// address and key.
-    fn off_hours(&mut self) -> (usize, u8) {
+    fn off_hours(&mut self) -> (Option<usize>, u8) {
         let ip = self.user.established_address();
         let persona = self.user.persona;
         let midnight = self.clock.local_midnight_ms(self.day, persona.offset_min);
@@ -238,15 +369,15 @@ impl Attack<'_> {
             );
             self.out.push(Candidate {
                 rec,
-                origin: Origin::Counted,
+                origin: Origin::Counted(self.label),
             });
         }
-        (0, ip)
+        (Some(0), ip)
     }
 
     /// 20–40 calls a second for 30–90 seconds on the victim's agent key, from
     /// a known address; the gateway starts refusing some.
-    fn rate_abuse(&mut self) -> (usize, u8) {
+    fn rate_abuse(&mut self) -> (Option<usize>, u8) {
         let ip = self.user.established_address();
         let agent = self.user.persona.sdk[0];
         let rate: i64 = self.rng.gen_range(20..=40);
@@ -269,15 +400,15 @@ impl Attack<'_> {
             let rec = self.record(ts, call, status, tokens, 0, ip, agent);
             self.out.push(Candidate {
                 rec,
-                origin: Origin::Exempt,
+                origin: Origin::Exempt(self.label),
             });
         }
-        (0, ip)
+        (Some(0), ip)
     }
 
     /// One to three calls whose prompt, logged headers or client string
     /// carry the full secret of one of the victim's keys.
-    fn leaked_key(&mut self) -> (usize, u8) {
+    fn leaked_key(&mut self) -> (Option<usize>, u8) {
         let ip = self.user.established_address();
         let persona = self.user.persona;
         let slot = self.rng.gen_range(0..self.user.keys().len());
@@ -319,17 +450,63 @@ impl Attack<'_> {
             rec.detail = detail;
             self.out.push(Candidate {
                 rec,
-                origin: Origin::Counted,
+                origin: Origin::Counted(self.label),
             });
         }
-        (slot, ip)
+        (Some(slot), ip)
+    }
+
+    /// 15–40 wrong passwords for the victim within 2–10 minutes from an
+    /// address the victim never used, at any hour; sometimes the last guess
+    /// is right.
+    fn brute_force(&mut self) -> (Option<usize>, u8) {
+        let ip = self.attacker_address();
+        let agent = AgentRef::shared(self.rng.gen_range(GUESSING_AGENTS));
+        let failures = self.rng.gen_range(BRUTE_FORCE_FAILURES);
+        let succeeds = self.rng.gen_bool(BRUTE_FORCE_SUCCESS_SHARE);
+        let len = self.rng.gen_range(BRUTE_FORCE_SPAN_MS);
+        let midnight = self
+            .clock
+            .local_midnight_ms(self.day, self.user.persona.offset_min);
+        let start = midnight + self.rng.gen_range(MINUTE_MS..DAY_MS - MINUTE_MS - len);
+        let attempts = failures + u32::from(succeeds);
+        for i in 0..attempts {
+            let ts = evenly(start, start + len, attempts, i, self.rng);
+            let (status, detail) = if succeeds && i + 1 == attempts {
+                (Status::Ok, DetailRef::NONE)
+            } else {
+                let reason = FailureReason::InvalidPassword;
+                (reason.status(), DetailRef::failure(reason))
+            };
+            let rec = Record {
+                key: KeyRef::NONE,
+                detail,
+                ..self.record(ts, Call::Login, status, 0, 0, ip, agent)
+            };
+            self.out.push(Candidate {
+                rec,
+                origin: Origin::Exempt(self.label),
+            });
+        }
+        (None, ip)
     }
 
     /// Tokens and calls of a spike starting at `start`: at least `multiple`
-    /// typical days and [`SPIKE_OVER_PEAK`] times the largest day so far.
+    /// typical days and [`SPIKE_OVER_PEAK`] times the largest day so far,
+    /// UTC or local.
     fn spike_size(&self, start: i64, multiple: f64, calls: u32) -> (u64, u32) {
-        let day = self.clock.utc_day(start);
-        let (peak_tokens, peak_requests) = self.user.usage.peak_before(self.clock, day, self.out);
+        let clock = self.clock;
+        let offset_min = self.user.persona.offset_min;
+        let utc =
+            self.user
+                .usage
+                .peak_before(|ts| clock.utc_day(ts), clock.utc_day(start), self.out);
+        let local_day = |ts| clock.local_day(ts, offset_min);
+        let local = self
+            .user
+            .local_usage
+            .peak_before(local_day, local_day(start), self.out);
+        let (peak_tokens, peak_requests) = (utc.0.max(local.0), utc.1.max(local.1));
         let typical = self.user.persona.typical_weekday_tokens() * multiple;
         let tokens = typical
             .max(u64_to_f64(peak_tokens) * SPIKE_OVER_PEAK)

@@ -9,16 +9,20 @@
 //! them, so memory follows about one day of events, not the whole run.
 //!
 //! Benign personas are calibrated so that a sound detector stays quiet on
-//! them (see `traffic`); each attack comes with an [`AttackLabel`] naming
-//! the detectors that must fire (see `attacks`).
+//! them (see `traffic`), and their console activity so that sound login
+//! rules stay quiet too (see `traffic::console`). Each attack comes with an
+//! [`AttackLabel`] naming the detectors or rules that must fire (see
+//! `attacks` and `campaigns`).
 
 mod attacks;
+mod campaigns;
 mod population;
 mod record;
 #[cfg(test)]
 mod tests;
 mod traffic;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -27,6 +31,7 @@ use std::ops::RangeInclusive;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use self::attacks::LabelDraft;
 use self::population::{MAX_EAST_OFFSET_MS, UserState, mix64};
 use self::record::{DetailRef, Record, TextSource, USER_AGENTS};
 use self::traffic::Candidate;
@@ -36,6 +41,9 @@ const DAY_MS: i64 = 86_400_000;
 const MIN_ATTACK_DAYS: u32 = 8;
 /// User ids are 6 hex digits.
 const MAX_USERS: u32 = 1 << 24;
+/// With attacks, ids past the population stand for accounts that do not
+/// exist, so the population leaves half of the ids free.
+const MAX_ATTACK_USERS: u32 = MAX_USERS / 2;
 /// Event ids hold 40 bits of milliseconds from the start (about 34 years).
 const MAX_DAYS: u32 = 3_650;
 /// Years whose timestamps keep the four-digit RFC 3339 form.
@@ -76,10 +84,15 @@ impl GenConfig {
     }
 
     fn validate(&self) -> Result<(), GenError> {
-        if self.users > MAX_USERS {
+        let max_users = if self.attacks {
+            MAX_ATTACK_USERS
+        } else {
+            MAX_USERS
+        };
+        if self.users > max_users {
             return Err(GenError::TooManyUsers {
                 users: self.users,
-                max: MAX_USERS,
+                max: max_users,
             });
         }
         if self.days > MAX_DAYS {
@@ -105,7 +118,12 @@ impl GenConfig {
     }
 }
 
-/// The kinds of attack the generator injects; each victim suffers one.
+/// The kinds of attack the generator injects.
+///
+/// The first five target one victim's keys and are caught by built-in
+/// detectors; each such victim suffers one. The last three are login attacks
+/// that rule files catch: a brute force has one victim of its own, while a
+/// credential stuffing or a password spraying tries many accounts at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AttackKind {
@@ -123,17 +141,52 @@ pub enum AttackKind {
     /// One to three events carrying a full secret key in a prompt, a logged
     /// header or the user agent.
     LeakedKey,
+    /// 15–40 wrong passwords for one account within 2–10 minutes from one
+    /// address the victim never used; sometimes the last one is right.
+    BruteForce,
+    /// One address tries 25–60 accounts (mostly existing, some ids no
+    /// account has) once or twice each within 10 minutes; nearly all fail.
+    CredentialStuffing,
+    /// One address tries one wrong password on each of 12–30 existing
+    /// accounts, spread evenly over 1–3 hours.
+    PasswordSpraying,
 }
 
 impl AttackKind {
     /// Every kind, in declaration order.
-    pub const ALL: [AttackKind; 5] = [
+    pub const ALL: [AttackKind; 8] = [
+        AttackKind::KeyTheft,
+        AttackKind::RunawayUsage,
+        AttackKind::OffHours,
+        AttackKind::RateAbuse,
+        AttackKind::LeakedKey,
+        AttackKind::BruteForce,
+        AttackKind::CredentialStuffing,
+        AttackKind::PasswordSpraying,
+    ];
+
+    /// The kinds built-in detectors catch, with no rule files loaded.
+    pub const DETECTOR_KINDS: [AttackKind; 5] = [
         AttackKind::KeyTheft,
         AttackKind::RunawayUsage,
         AttackKind::OffHours,
         AttackKind::RateAbuse,
         AttackKind::LeakedKey,
     ];
+
+    /// The kinds only rule files catch.
+    pub const RULE_KINDS: [AttackKind; 3] = [
+        AttackKind::BruteForce,
+        AttackKind::CredentialStuffing,
+        AttackKind::PasswordSpraying,
+    ];
+
+    /// Whether catching this kind takes rule files: its expected signals are
+    /// rule ids, not detector ids.
+    #[must_use]
+    pub fn needs_rules(self) -> bool {
+        Self::RULE_KINDS.contains(&self)
+    }
 
     /// The serialised name, as in labels.
     #[must_use]
@@ -144,10 +197,13 @@ impl AttackKind {
             AttackKind::OffHours => "off_hours",
             AttackKind::RateAbuse => "rate_abuse",
             AttackKind::LeakedKey => "leaked_key",
+            AttackKind::BruteForce => "brute_force",
+            AttackKind::CredentialStuffing => "credential_stuffing",
+            AttackKind::PasswordSpraying => "password_spraying",
         }
     }
 
-    /// Ids of the detectors an attack of this kind must trigger.
+    /// Ids of the detectors or rules an attack of this kind must trigger.
     #[must_use]
     pub fn expected_signals(self) -> &'static [&'static str] {
         match self {
@@ -156,6 +212,9 @@ impl AttackKind {
             AttackKind::OffHours => &["off_hours"],
             AttackKind::RateAbuse => &["rate_limit"],
             AttackKind::LeakedKey => &["leaked_secret"],
+            AttackKind::BruteForce => &["vigil-brute-force-login"],
+            AttackKind::CredentialStuffing => &["vigil-credential-stuffing"],
+            AttackKind::PasswordSpraying => &["vigil-password-spraying"],
         }
     }
 }
@@ -172,13 +231,19 @@ impl fmt::Display for AttackKind {
 pub struct AttackLabel {
     /// What happened.
     pub attack: AttackKind,
-    /// The victim's `user_id`.
+    /// The victim's `user_id`; for an attack on many accounts, the first
+    /// account tried that exists.
     pub user_id: String,
     /// The key the attack used or leaked.
     pub api_key_id: Option<String>,
-    /// Where the attack's events came from (the attacker's address for a key
-    /// theft, the victim's own otherwise).
+    /// Where the attack's events came from: the attacker's address for a key
+    /// theft and every login attack, the victim's own otherwise.
     pub ip: Option<String>,
+    /// Every `user_id` a login attack tries to sign in to, in the order
+    /// tried, including ids no account has; empty (and left out of the JSON)
+    /// for attacks on a victim's keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     /// Timestamp of the attack's first event.
     pub start: DateTime<Utc>,
     /// Timestamp of the attack's last event.
@@ -213,8 +278,12 @@ pub enum GenError {
         /// The least `days` that allows attacks.
         required: u32,
     },
-    /// Each attack kind needs victims of its own.
-    #[error("attacks need users >= {required} (one victim set per kind), got users = {users}")]
+    /// Each attack kind needs victims of its own, and campaigns on many
+    /// accounts need accounts outside those victims.
+    #[error(
+        "attacks need users >= {required} (victims for every kind and accounts for \
+         login campaigns), got users = {users}"
+    )]
     TooFewUsers {
         /// The configured `users`.
         users: u32,
@@ -230,7 +299,8 @@ pub enum GenError {
         /// The configured `users`.
         users: u32,
     },
-    /// More users than user ids.
+    /// More users than user ids (with attacks, half of the ids are kept
+    /// for accounts that do not exist).
     #[error("users = {users} exceeds the generator's limit of {max}")]
     TooManyUsers {
         /// The configured `users`.
@@ -274,19 +344,26 @@ pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenSummary, GenE
     let mut users: Vec<UserState> = (0..cfg.users)
         .map(|i| UserState::new(cfg.seed, i))
         .collect();
-    if cfg.attacks {
-        attacks::assign(cfg, &mut users)?;
-    }
+    let mut drafts = if cfg.attacks {
+        attacks::assign(cfg, &mut users)?
+    } else {
+        Vec::new()
+    };
 
     let mut sink = JsonLines::new(out, cfg.seed, clock);
     let mut pending = Vec::new();
     let mut day_events = Vec::new();
-    let mut labels = Vec::new();
     for day in 0..cfg.days {
         for user in &mut users {
-            let label =
-                simulate_user_day(clock, cfg.seed, user, day, &mut day_events, &mut pending);
-            labels.extend(label);
+            let mut day = UserDay {
+                clock,
+                seed: cfg.seed,
+                day,
+                labels: &mut drafts,
+                day_events: &mut day_events,
+                pending: &mut pending,
+            };
+            day.simulate(user);
         }
         // Later local days start at 00:00 local at the earliest, which is
         // never before this instant in any persona's time zone.
@@ -296,6 +373,10 @@ pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenSummary, GenE
     sink.write_before(&mut pending, None, &users)?;
     let events = sink.finish()?;
 
+    let mut labels: Vec<AttackLabel> = drafts
+        .into_iter()
+        .filter_map(|draft| draft.finish(&users))
+        .collect();
     labels.sort_by(|a, b| {
         (a.start, &a.user_id, a.attack.as_str()).cmp(&(b.start, &b.user_id, b.attack.as_str()))
     });
@@ -306,38 +387,77 @@ pub fn generate(cfg: &GenConfig, out: &mut dyn Write) -> Result<GenSummary, GenE
     })
 }
 
-/// Generates one local day of one user into `pending`, with the day's attack
-/// if it is the victim's attack day.
-fn simulate_user_day(
+/// Every generated user's time zone by `user_id`, as a fixed UTC offset such
+/// as `-08:00`.
+///
+/// Personas keep one offset all run (no daylight saving) and live their
+/// whole day in it: working hours, quiet nights, administrators' business
+/// hours. Passing this map as `profile.user_time_zones` lets local-time
+/// detectors and rules see each user's own calendar instead of UTC's.
+#[must_use]
+pub fn user_time_zones(cfg: &GenConfig) -> BTreeMap<String, String> {
+    (0..cfg.users.min(MAX_USERS))
+        .map(|i| {
+            let user = UserState::new(cfg.seed, i);
+            let offset = user.persona.offset_min;
+            let sign = if offset < 0 { '-' } else { '+' };
+            let (hours, minutes) = (offset.unsigned_abs() / 60, offset.unsigned_abs() % 60);
+            (user.user_id(), format!("{sign}{hours:02}:{minutes:02}"))
+        })
+        .collect()
+}
+
+/// One local day of the run, simulated user by user into `pending`.
+struct UserDay<'a> {
     clock: Clock,
     seed: u64,
-    user: &mut UserState,
     day: u32,
-    day_events: &mut Vec<Candidate>,
-    pending: &mut Vec<Record>,
-) -> Option<AttackLabel> {
-    day_events.clear();
-    let attack = user.attack.filter(|plan| plan.day == day);
-    let mut rng = user.day_rng(seed, day);
-    traffic::plan_day(clock, user, day, attack.is_some(), &mut rng, day_events);
-    let label = attack.map(|plan| attacks::inject(clock, seed, user, plan, day_events));
-    let span = traffic::settle(clock, user, day_events, pending);
-    let (label, (start, end)) = label.zip(span)?;
-    let at = |ms| DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-    Some(AttackLabel {
-        attack: label.kind,
-        user_id: user.user_id(),
-        api_key_id: label.api_key_id,
-        ip: label.ip,
-        start: at(start),
-        end: at(end),
-        expected_signals: label
-            .kind
-            .expected_signals()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-    })
+    /// The run's label drafts, widened by each attack event.
+    labels: &'a mut [LabelDraft],
+    /// Scratch space for one user's day.
+    day_events: &'a mut Vec<Candidate>,
+    pending: &'a mut Vec<Record>,
+}
+
+impl UserDay<'_> {
+    /// Generates the day of `user`: benign traffic if the account exists,
+    /// attempts made in the user's name, and the user's own attack if it
+    /// falls on this day.
+    fn simulate(&mut self, user: &mut UserState) {
+        self.day_events.clear();
+        let attack = user.attack.filter(|plan| plan.day == self.day);
+        if user.registered {
+            let mut rng = user.day_rng(self.seed, self.day);
+            let stable_addresses = attack.is_some();
+            let (clock, seed, day) = (self.clock, self.seed, self.day);
+            traffic::plan_day(
+                clock,
+                seed,
+                user,
+                day,
+                stable_addresses,
+                &mut rng,
+                self.day_events,
+            );
+        }
+        campaigns::inject_due(self.clock, user, self.day, self.day_events);
+        if let Some(plan) = attack {
+            let found = attacks::inject(self.clock, self.seed, user, plan, self.day_events);
+            let label = &mut self.labels[plan.label];
+            label.api_key_id = found.api_key_id;
+            label.ip = Some(found.ip);
+        }
+        let labels = &mut *self.labels;
+        traffic::settle(
+            self.clock,
+            user,
+            self.day_events,
+            self.pending,
+            |label, ts| {
+                labels[label].widen(ts);
+            },
+        );
+    }
 }
 
 /// Calendar arithmetic of a run, in UTC milliseconds.
@@ -365,6 +485,12 @@ impl Clock {
     /// The UTC day (counted from the start date) holding `ts_ms`.
     fn utc_day(self, ts_ms: i64) -> i32 {
         i32::try_from((ts_ms - self.start_ms).div_euclid(DAY_MS)).unwrap_or(i32::MAX)
+    }
+
+    /// The local calendar day (counted from the start date) holding `ts_ms`
+    /// in a zone `offset_min` east of UTC.
+    fn local_day(self, ts_ms: i64, offset_min: i16) -> i32 {
+        self.utc_day(ts_ms + i64::from(offset_min) * 60_000)
     }
 
     /// 00:00 UTC of UTC day `day`.
@@ -458,14 +584,19 @@ impl<'w> JsonLines<'w> {
         buf.extend_from_slice(b"\",\"event_type\":\"");
         buf.extend_from_slice(rec.call.event_type().as_bytes());
         buf.extend_from_slice(b"\",\"user_id\":\"usr_");
-        push_hex(buf, u64::from(user.public_id), 6);
+        if rec.detail.is_mistyped_user() {
+            // One digit short: an id no account has.
+            push_hex(buf, u64::from(user.public_id >> 4), 5);
+        } else {
+            push_hex(buf, u64::from(user.public_id), 6);
+        }
         buf.extend_from_slice(b"\",\"ip_address\":\"");
         push_ip(buf, user.address(rec.ip));
         buf.extend_from_slice(b"\",\"event_id\":\"evt_");
         push_hex(buf, event_id, 16);
         buf.push(b'"');
         if let Some(slot) = rec.key.slot() {
-            let key = user.keys()[slot];
+            let key = user.key(slot);
             buf.extend_from_slice(b",\"api_key_id\":\"");
             buf.extend_from_slice(key.prefix().as_bytes());
             push_hex(buf, u64::from(key.number), 8);

@@ -6,7 +6,12 @@
 //! ids, key ids) are keyed permutations of the index, so they never collide.
 //! Home addresses sit in public-looking ranges, each in its own /24, and
 //! change the way real ones do: a new host in a known /24 about once a month,
-//! a brand-new network almost never.
+//! a brand-new network almost never. No two users share a home network on
+//! purpose, so one address never carries the failed logins of many accounts.
+//!
+//! Besides the users who exist, a run with attacks holds unregistered
+//! "users": ids an attacker tries that belong to no account. They have no
+//! traffic of their own, only the attack attempts made in their name.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -16,6 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
 use super::attacks::AttackPlan;
+use super::campaigns::Attempt;
 use super::record::{AgentRef, BROWSER_AGENTS, Call, EMBEDDING_MODEL, REGIONS, SDK_AGENTS};
 use super::traffic::{TOKEN_SIGMA, UsageHistory};
 
@@ -34,12 +40,22 @@ const OFFSETS: [(i16, u32); 9] = [
 
 /// The largest offset east of UTC in [`OFFSETS`], in milliseconds.
 pub(super) const MAX_EAST_OFFSET_MS: i64 = 600 * 60_000;
+/// The largest offset west of UTC in [`OFFSETS`], in milliseconds.
+pub(super) const MAX_WEST_OFFSET_MS: i64 = 480 * 60_000;
 
 const NIGHT_SHIFT_SHARE: f64 = 0.10;
 const NO_WEEKEND_SHARE: f64 = 0.25;
 const IPV6_SHARE: f64 = 0.06;
 const DEVELOPER_KEY_SHARE: f64 = 0.5;
 const SECOND_AGENT_KEY_SHARE: f64 = 0.4;
+/// Users who confirm every login with a second factor.
+const MFA_SHARE: f64 = 0.45;
+/// Administrators among day-shift users: about 5% of all users, since a
+/// tenth of users work nights and administer nothing.
+const ADMIN_SHARE_OF_DAY_SHIFT: f64 = 0.055;
+/// Keys a user may create during a run: their ids use spare bits of the key
+/// numbering, and key slots are indexed by six bits.
+const MAX_CREATED_KEYS: usize = 60;
 
 /// Median weekday request count of the population and its spread.
 const WEEKDAY_REQUESTS_MEDIAN: f64 = 60.0;
@@ -68,6 +84,12 @@ const MAX_ADDRESSES: usize = 200;
 
 const PERSONA_STREAM: u64 = 0;
 const ATTACK_STREAM: u64 = u64::MAX;
+/// Traits added after the first personas were calibrated draw from a stream
+/// of their own, so they leave every earlier draw as it was.
+const HABITS_STREAM: u64 = u64::MAX - 1;
+/// Console activity of day `d` (logins, second factors, key changes, admin
+/// calls) draws from stream `ACCOUNT_STREAMS + d`, apart from API traffic.
+const ACCOUNT_STREAMS: u64 = 1 << 32;
 const USER_ID_BITS: u32 = 24;
 const KEY_ID_BITS: u32 = 32;
 
@@ -140,6 +162,10 @@ pub(super) struct Persona {
     pub(super) model: usize,
     /// Preferred gateway region, an index into the region table.
     pub(super) region: usize,
+    /// Confirms every login with a second factor (`mfa_verify`).
+    pub(super) mfa: bool,
+    /// Makes admin calls on weekdays, in local business hours.
+    pub(super) admin: bool,
 }
 
 impl Persona {
@@ -189,6 +215,8 @@ struct Address {
 pub(super) struct UserState {
     /// Position in the population; the RNG streams derive from it.
     pub(super) index: u32,
+    /// An account that exists; `false` for an id only an attacker tries.
+    pub(super) registered: bool,
     /// 24-bit number written as `usr_` and 6 hex digits.
     pub(super) public_id: u32,
     /// Habits, fixed for the run.
@@ -196,6 +224,11 @@ pub(super) struct UserState {
     keys: [ApiKey; 3],
     agent_keys: u8,
     developer_key: bool,
+    /// Keys created in the console during the run, oldest first; slot
+    /// `FIXED_KEY_SLOTS + i` refers to entry `i`.
+    created: Vec<ApiKey>,
+    /// Bit `i` set: created key `i` is revoked.
+    revoked: u64,
     /// Every address this user's events use, indexed by `Record::ip`.
     addresses: Vec<Address>,
     /// Current address of each home network, as indices into `addresses`.
@@ -208,29 +241,33 @@ pub(super) struct UserState {
     pub(super) extras: Vec<Box<str>>,
     /// Daily usage so far, by UTC day.
     pub(super) usage: UsageHistory,
+    /// Daily usage so far, by local calendar day.
+    pub(super) local_usage: UsageHistory,
     /// The attack this user suffers, if any.
     pub(super) attack: Option<AttackPlan>,
+    /// Login attempts other people make in this user's name (credential
+    /// stuffing, password spraying), sorted by time, not yet generated.
+    pub(super) incoming: Vec<Attempt>,
 }
+
+/// Key slots before the first created key: the fixed keys' table.
+const FIXED_KEY_SLOTS: usize = 3;
 
 impl UserState {
     /// Draws the persona, keys and home addresses of user `index`.
     pub(super) fn new(seed: u64, index: u32) -> UserState {
         let mut rng = user_rng(seed, index, PERSONA_STREAM);
-        let persona = draw_persona(&mut rng);
+        let mut persona = draw_persona(&mut rng);
+        let mut habits = user_rng(seed, index, HABITS_STREAM);
+        persona.mfa = habits.gen_bool(MFA_SHARE);
+        persona.admin = !persona.night_shift && habits.gen_bool(ADMIN_SHARE_OF_DAY_SHIFT);
         let agent_keys = if rng.gen_bool(SECOND_AGENT_KEY_SHARE) {
             2
         } else {
             1
         };
         let developer_key = rng.gen_bool(DEVELOPER_KEY_SHARE);
-        let key_number = |slot: u64| {
-            let n = permute(
-                (u64::from(index) << 2) | slot,
-                KEY_ID_BITS,
-                seed ^ 0x6b65_7973,
-            );
-            u32::try_from(n).unwrap_or(0)
-        };
+        let key_number = |slot: u64| key_number(seed, (u64::from(index) << 2) | slot);
         let keys = [
             ApiKey {
                 number: key_number(0),
@@ -247,6 +284,7 @@ impl UserState {
         ];
         let mut user = UserState {
             index,
+            registered: true,
             public_id: u32::try_from(permute(u64::from(index), USER_ID_BITS, seed)).unwrap_or(0),
             persona: Persona {
                 developer_share: if developer_key {
@@ -259,21 +297,39 @@ impl UserState {
             keys,
             agent_keys,
             developer_key,
+            created: Vec::new(),
+            revoked: 0,
             addresses: Vec::with_capacity(4),
             homes: [0; MAX_HOMES],
             home_count: 0,
             sessions: 0,
             extras: Vec::new(),
             usage: UsageHistory::default(),
+            local_usage: UsageHistory::default(),
             attack: None,
+            incoming: Vec::new(),
         };
         user.draw_homes(&mut rng);
         user
     }
 
+    /// An id no account has, at position `index` past the population: the
+    /// id permutation is a bijection, so it differs from every real user's.
+    pub(super) fn unregistered(seed: u64, index: u32) -> UserState {
+        UserState {
+            registered: false,
+            ..UserState::new(seed, index)
+        }
+    }
+
     /// The random stream of one local day.
     pub(super) fn day_rng(&self, seed: u64, day: u32) -> ChaCha8Rng {
         user_rng(seed, self.index, u64::from(day) + 1)
+    }
+
+    /// The random stream of the console activity of one local day.
+    pub(super) fn account_rng(&self, seed: u64, day: u32) -> ChaCha8Rng {
+        user_rng(seed, self.index, ACCOUNT_STREAMS + u64::from(day))
     }
 
     /// The random stream of this user's attack, apart from the benign days.
@@ -299,6 +355,45 @@ impl UserState {
     /// Slot of the developer key, if the user has one.
     pub(super) fn developer_slot(&self) -> Option<usize> {
         self.developer_key.then_some(usize::from(self.agent_keys))
+    }
+
+    /// The key in `slot`: one of [`UserState::keys`], or a created key.
+    pub(super) fn key(&self, slot: usize) -> ApiKey {
+        match slot.checked_sub(FIXED_KEY_SLOTS) {
+            Some(i) => self.created[i],
+            None => self.keys()[slot],
+        }
+    }
+
+    /// Creates a key with an id no other key has and returns its slot, or
+    /// `None` once the user has created as many as slots allow.
+    pub(super) fn create_key(&mut self, seed: u64, developer: bool) -> Option<usize> {
+        let n = self.created.len();
+        if n >= MAX_CREATED_KEYS {
+            return None;
+        }
+        // Fixed keys number `index << 2 | slot` with slot 0..=2, below 2^26;
+        // the bits above tell the created keys apart.
+        let input = (u64::try_from(n + 1).unwrap_or(0) << 26) | (u64::from(self.index) << 2) | 3;
+        self.created.push(ApiKey {
+            number: key_number(seed, input),
+            developer,
+        });
+        Some(FIXED_KEY_SLOTS + n)
+    }
+
+    /// The slot of the oldest created key not yet revoked.
+    pub(super) fn oldest_live_created(&self) -> Option<usize> {
+        (0..self.created.len())
+            .find(|&i| self.revoked & (1 << i) == 0)
+            .map(|i| FIXED_KEY_SLOTS + i)
+    }
+
+    /// Marks the created key in `slot` revoked.
+    pub(super) fn revoke_created(&mut self, slot: usize) {
+        if let Some(i) = slot.checked_sub(FIXED_KEY_SLOTS) {
+            self.revoked |= 1 << i;
+        }
     }
 
     /// The address with table index `index`.
@@ -337,6 +432,19 @@ impl UserState {
     pub(super) fn add_address(&mut self, ip: IpAddr) -> u8 {
         self.addresses.push(Address { ip, used: true });
         u8::try_from(self.addresses.len() - 1).unwrap_or(u8::MAX)
+    }
+
+    /// The index of `ip` in the address table, added if new; `None` when the
+    /// table is full (it never is in practice: homes stop moving at
+    /// [`MAX_ADDRESSES`], leaving room for dozens of attackers).
+    pub(super) fn attacker_slot(&mut self, ip: IpAddr) -> Option<u8> {
+        if let Some(i) = self.addresses.iter().position(|a| a.ip == ip) {
+            return u8::try_from(i).ok();
+        }
+        if self.addresses.len() > usize::from(u8::MAX) {
+            return None;
+        }
+        Some(self.add_address(ip))
     }
 
     /// Whether any address of this user shares `ip`'s first two octets.
@@ -436,6 +544,11 @@ impl UserState {
     }
 }
 
+/// The public number of the key derived from `input` (unique per input).
+fn key_number(seed: u64, input: u64) -> u32 {
+    u32::try_from(permute(input, KEY_ID_BITS, seed ^ 0x6b65_7973)).unwrap_or(0)
+}
+
 /// The random stream `stream` of user `index`: every user has its own key,
 /// derived from the seed and the index only.
 fn user_rng(seed: u64, index: u32, stream: u64) -> ChaCha8Rng {
@@ -487,6 +600,8 @@ fn draw_persona(rng: &mut ChaCha8Rng) -> Persona {
         browser: AgentRef::shared(rng.gen_range(BROWSER_AGENTS)),
         model: rng.gen_range(0..EMBEDDING_MODEL),
         region: rng.gen_range(0..REGIONS.len()),
+        mfa: false,
+        admin: false,
     }
 }
 

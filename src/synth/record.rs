@@ -49,8 +49,24 @@ pub(super) enum Call {
     Files,
     /// A console login (an `authentication` event).
     Login,
-    /// A key's secret rotated (a `key_management` event).
+    /// The second factor after a login.
+    MfaVerify,
+    /// A password reset, after a forgotten password or a locked account.
+    PasswordReset,
+    /// A new key made in the console (a `key_management` event).
+    KeyCreate,
+    /// A key's secret rotated.
     KeyRotate,
+    /// A key revoked.
+    KeyRevoke,
+    /// `/v1/admin/users`: account changes by an administrator.
+    AdminUsers,
+    /// `/v1/admin/keys`: the organisation's keys, listed by an administrator.
+    AdminKeys,
+    /// `/v1/admin/billing`.
+    AdminBilling,
+    /// `/v1/admin/audit-log`.
+    AdminAuditLog,
 }
 
 impl Call {
@@ -66,9 +82,14 @@ impl Call {
     /// The contract's `event_type`.
     pub(super) fn event_type(self) -> &'static str {
         match self {
-            Call::Login => "authentication",
-            Call::KeyRotate => "key_management",
-            _ => "api_access",
+            Call::Login | Call::MfaVerify | Call::PasswordReset => "authentication",
+            Call::KeyCreate | Call::KeyRotate | Call::KeyRevoke => "key_management",
+            Call::AdminUsers | Call::AdminKeys | Call::AdminBilling | Call::AdminAuditLog => {
+                "admin"
+            }
+            Call::Chat | Call::Embeddings | Call::Models | Call::AgentsRun | Call::Files => {
+                "api_access"
+            }
         }
     }
 
@@ -81,22 +102,38 @@ impl Call {
             Call::AgentsRun => "/v1/agents/run",
             Call::Files => "/v1/files",
             Call::Login => "/v1/auth/login",
+            Call::MfaVerify => "/v1/auth/mfa",
+            Call::PasswordReset => "/v1/auth/password-reset",
+            Call::KeyCreate => "/v1/keys",
             Call::KeyRotate => "/v1/keys/rotate",
+            Call::KeyRevoke => "/v1/keys/revoke",
+            Call::AdminUsers => "/v1/admin/users",
+            Call::AdminKeys => "/v1/admin/keys",
+            Call::AdminBilling => "/v1/admin/billing",
+            Call::AdminAuditLog => "/v1/admin/audit-log",
         }
     }
 
-    /// The contract's `auth_event_type`, for events that are not API calls.
+    /// The contract's `auth_event_type`, for authentication and key
+    /// management events.
     pub(super) fn auth_event_type(self) -> Option<&'static str> {
         match self {
             Call::Login => Some("login"),
+            Call::MfaVerify => Some("mfa_verify"),
+            Call::PasswordReset => Some("password_reset"),
+            Call::KeyCreate => Some("key_create"),
             Call::KeyRotate => Some("key_rotate"),
+            Call::KeyRevoke => Some("key_revoke"),
             _ => None,
         }
     }
 
     /// Whether this is a metered API call (it carries `tokens_used`).
     pub(super) fn is_api(self) -> bool {
-        self.auth_event_type().is_none()
+        matches!(
+            self,
+            Call::Chat | Call::Embeddings | Call::Models | Call::AgentsRun | Call::Files
+        )
     }
 
     /// Whether a successful call of this kind consumes model tokens.
@@ -117,6 +154,8 @@ pub(super) enum Status {
     Unauthorized,
     /// 404.
     NotFound,
+    /// 423: a login refused because the account is locked.
+    Locked,
     /// 429.
     TooManyRequests,
     /// 500.
@@ -135,6 +174,7 @@ impl Status {
             Status::BadRequest => 400,
             Status::Unauthorized => 401,
             Status::NotFound => 404,
+            Status::Locked => 423,
             Status::TooManyRequests => 429,
             Status::Internal => 500,
             Status::BadGateway => 502,
@@ -148,6 +188,92 @@ impl Status {
     }
 }
 
+/// Why a login or a second factor failed, written as
+/// `details.failure_reason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum FailureReason {
+    /// The account exists; the password was wrong.
+    InvalidPassword,
+    /// No account has the `user_id` that was tried.
+    UnknownUser,
+    /// The second factor was wrong.
+    MfaFailed,
+    /// The account is locked; the password was not checked.
+    AccountLocked,
+}
+
+impl FailureReason {
+    const ALL: [FailureReason; 4] = [
+        FailureReason::InvalidPassword,
+        FailureReason::UnknownUser,
+        FailureReason::MfaFailed,
+        FailureReason::AccountLocked,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            FailureReason::InvalidPassword => "invalid_password",
+            FailureReason::UnknownUser => "unknown_user",
+            FailureReason::MfaFailed => "mfa_failed",
+            FailureReason::AccountLocked => "account_locked",
+        }
+    }
+
+    /// The status a failure of this kind is answered with.
+    pub(super) fn status(self) -> Status {
+        match self {
+            FailureReason::AccountLocked => Status::Locked,
+            _ => Status::Unauthorized,
+        }
+    }
+}
+
+/// What an administrator did, written as `details.action`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum AdminAction {
+    /// Changed an account's profile or settings.
+    UserUpdate,
+    /// Gave an account a role.
+    RoleGrant,
+    /// Listed the organisation's keys.
+    KeyList,
+    /// Changed the billing plan or payment details.
+    BillingUpdate,
+    /// Exported the audit log.
+    Export,
+}
+
+impl AdminAction {
+    /// Every action, with how often administrators take it.
+    pub(super) const WEIGHTED: [(AdminAction, u32); 5] = [
+        (AdminAction::UserUpdate, 25),
+        (AdminAction::RoleGrant, 10),
+        (AdminAction::KeyList, 40),
+        (AdminAction::BillingUpdate, 15),
+        (AdminAction::Export, 10),
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            AdminAction::UserUpdate => "user_update",
+            AdminAction::RoleGrant => "role_grant",
+            AdminAction::KeyList => "key_list",
+            AdminAction::BillingUpdate => "billing_update",
+            AdminAction::Export => "export",
+        }
+    }
+
+    /// The admin endpoint the action is taken on.
+    pub(super) fn call(self) -> Call {
+        match self {
+            AdminAction::UserUpdate | AdminAction::RoleGrant => Call::AdminUsers,
+            AdminAction::KeyList => Call::AdminKeys,
+            AdminAction::BillingUpdate => Call::AdminBilling,
+            AdminAction::Export => Call::AdminAuditLog,
+        }
+    }
+}
+
 /// Which of the user's keys an event used, and whether `key_type` is written.
 ///
 /// Half of the events leave `key_type` out so consumers exercise deriving it
@@ -156,11 +282,11 @@ impl Status {
 pub(super) struct KeyRef(u8);
 
 impl KeyRef {
-    /// No key: console logins.
+    /// No key: console logins and admin calls.
     pub(super) const NONE: KeyRef = KeyRef(u8::MAX);
     const HIDE_TYPE: u8 = 0x40;
 
-    /// The key in `slot` of the user's key table.
+    /// The key in `slot` of the user's key table (see `UserState::key`).
     pub(super) fn new(slot: usize, show_type: bool) -> KeyRef {
         debug_assert!(slot < usize::from(Self::HIDE_TYPE));
         let slot = u8::try_from(slot).unwrap_or(0);
@@ -213,8 +339,14 @@ impl AgentRef {
 
 /// The `details` object of an event, if any: a shared rendering or one of the
 /// user's own (a prompt or header carrying a leaked secret).
+///
+/// Shared codes, in order: none, every model and region, key rotation
+/// reasons, failure reasons, the mistyped-user failure, admin actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct DetailRef(u8);
+
+// Shared codes must stay below the flag that marks the user's own strings.
+const _: () = assert!(DetailRef::TABLE_LEN <= DetailRef::EXTRA as usize);
 
 impl DetailRef {
     /// No `details` field.
@@ -222,16 +354,55 @@ impl DetailRef {
     const EXTRA: u8 = 0x80;
     const NO_REGION: usize = REGIONS.len();
     const REASONS_AT: usize = 1 + MODELS.len() * (REGIONS.len() + 1);
+    const FAILURES_AT: usize = Self::REASONS_AT + ROTATE_REASONS.len();
+    const MISTYPED_AT: usize = Self::FAILURES_AT + FailureReason::ALL.len();
+    const ACTIONS_AT: usize = Self::MISTYPED_AT + 1;
+    const TABLE_LEN: usize = Self::ACTIONS_AT + AdminAction::WEIGHTED.len();
+
+    fn shared(code: usize) -> DetailRef {
+        debug_assert!(code < Self::TABLE_LEN);
+        DetailRef(u8::try_from(code).unwrap_or(0))
+    }
 
     /// `{"model":…}` with an optional `"region":…`.
     pub(super) fn model(model: usize, region: Option<usize>) -> DetailRef {
-        let code = 1 + model * (REGIONS.len() + 1) + region.unwrap_or(Self::NO_REGION);
-        DetailRef(u8::try_from(code).unwrap_or(0))
+        Self::shared(1 + model * (REGIONS.len() + 1) + region.unwrap_or(Self::NO_REGION))
     }
 
     /// `{"reason":…}` of a key rotation.
     pub(super) fn rotate_reason(reason: usize) -> DetailRef {
-        DetailRef(u8::try_from(Self::REASONS_AT + reason).unwrap_or(0))
+        Self::shared(Self::REASONS_AT + reason)
+    }
+
+    /// `{"failure_reason":…}` of a failed login or second factor.
+    pub(super) fn failure(reason: FailureReason) -> DetailRef {
+        let index = FailureReason::ALL
+            .iter()
+            .position(|&r| r == reason)
+            .unwrap_or(0);
+        Self::shared(Self::FAILURES_AT + index)
+    }
+
+    /// A login under a mistyped `user_id`: written like an `unknown_user`
+    /// failure, and the writer drops the last digit of the owner's id, so
+    /// the id tried belongs to no account while the event keeps the owner's
+    /// address and client.
+    pub(super) fn mistyped_user() -> DetailRef {
+        Self::shared(Self::MISTYPED_AT)
+    }
+
+    /// Whether `user_id` is written mistyped (see [`DetailRef::mistyped_user`]).
+    pub(super) fn is_mistyped_user(self) -> bool {
+        usize::from(self.0) == Self::MISTYPED_AT
+    }
+
+    /// `{"action":…}` of an admin call.
+    pub(super) fn admin(action: AdminAction) -> DetailRef {
+        let index = AdminAction::WEIGHTED
+            .iter()
+            .position(|&(a, _)| a == action)
+            .unwrap_or(0);
+        Self::shared(Self::ACTIONS_AT + index)
     }
 
     /// Entry `index` of the owning user's extra strings, a JSON object.
@@ -253,7 +424,7 @@ impl DetailRef {
     /// The JSON text of every shared code, indexed by code (`None` for
     /// unused codes). Built once per run.
     pub(super) fn shared_table() -> Vec<Option<String>> {
-        let mut table = vec![None; Self::REASONS_AT + ROTATE_REASONS.len()];
+        let mut table = vec![None; Self::TABLE_LEN];
         for (m, model) in MODELS.iter().enumerate() {
             for region in (0..REGIONS.len()).map(Some).chain([None]) {
                 let text = match region {
@@ -266,6 +437,16 @@ impl DetailRef {
         for (i, reason) in ROTATE_REASONS.iter().enumerate() {
             table[usize::from(Self::rotate_reason(i).0)] =
                 Some(format!(r#"{{"reason":"{reason}"}}"#));
+        }
+        let failure =
+            |reason: FailureReason| Some(format!(r#"{{"failure_reason":"{}"}}"#, reason.as_str()));
+        for reason in FailureReason::ALL {
+            table[usize::from(Self::failure(reason).0)] = failure(reason);
+        }
+        table[Self::MISTYPED_AT] = failure(FailureReason::UnknownUser);
+        for (action, _) in AdminAction::WEIGHTED {
+            table[usize::from(Self::admin(action).0)] =
+                Some(format!(r#"{{"action":"{}"}}"#, action.as_str()));
         }
         table
     }
@@ -286,9 +467,12 @@ pub(super) const SDK_AGENTS: std::ops::Range<usize> = 0..8;
 pub(super) const BROWSER_AGENTS: std::ops::Range<usize> = 8..11;
 /// Clients only attackers use, so a stolen key's client differs from the victim's.
 pub(super) const ATTACKER_AGENTS: std::ops::Range<usize> = 11..13;
+/// Login-guessing tools and the bare HTTP libraries scripts drive them with;
+/// no benign persona uses them.
+pub(super) const GUESSING_AGENTS: std::ops::Range<usize> = 13..16;
 
 /// Every shared user agent; none needs JSON escaping.
-pub(super) const USER_AGENTS: [&str; 13] = [
+pub(super) const USER_AGENTS: [&str; 16] = [
     "OpenAI/Python 1.54.3",
     "OpenAI/NodeJS 4.71.0",
     "langchain-python/0.3.7",
@@ -304,6 +488,9 @@ pub(super) const USER_AGENTS: [&str; 13] = [
     "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
     "python-httpx/0.27.2",
     "curl/8.5.0",
+    "python-requests/2.32.3",
+    "Mozilla/4.0 (Hydra)",
+    "Go-http-client/1.1",
 ];
 
 /// Models named in `details.model`; the last one serves embeddings.

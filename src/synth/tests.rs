@@ -1,7 +1,11 @@
 //! Tests of the generator: determinism, the event contract, the attack
 //! labels and the calibration of benign traffic against sound detectors.
+//! Console activity and login attacks have files of their own.
 
 #![allow(clippy::cast_precision_loss, reason = "statistics over small counts")]
+
+mod accounts;
+mod login_attacks;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
@@ -38,6 +42,10 @@ struct Event {
     ip: Option<String>,
     key: Option<String>,
     tokens: u64,
+    auth: Option<String>,
+    success: bool,
+    failure_reason: Option<String>,
+    user_agent: String,
 }
 
 impl Event {
@@ -56,7 +64,22 @@ impl Event {
             ip: text("ip_address"),
             key: text("api_key_id"),
             tokens: v.get("tokens_used").and_then(Value::as_u64).unwrap_or(0),
+            auth: text("auth_event_type"),
+            success: v["success"].as_bool().expect("success is a bool"),
+            failure_reason: v
+                .pointer("/details/failure_reason")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            user_agent: text("user_agent").expect("user_agent is a string"),
         }
+    }
+
+    fn is_login(&self) -> bool {
+        self.auth.as_deref() == Some("login")
+    }
+
+    fn is_failed_login(&self) -> bool {
+        self.is_login() && !self.success
     }
 }
 
@@ -67,6 +90,10 @@ struct Sample {
     by_user: HashMap<String, Vec<usize>>,
     /// Personas by `user_id`.
     users: HashMap<String, UserState>,
+    /// Victims of the kinds that attack one user.
+    single_victims: HashSet<String>,
+    /// Addresses login attacks come from.
+    attack_ips: HashSet<String>,
 }
 
 impl Sample {
@@ -74,16 +101,36 @@ impl Sample {
         self.summary.labels.iter().find(|l| l.user_id == user_id)
     }
 
+    /// Users whose own traffic is benign, though login campaigns may try
+    /// their accounts.
     fn benign_users(&self) -> impl Iterator<Item = &str> {
         self.users
             .keys()
             .map(String::as_str)
-            .filter(|u| self.label_of(u).is_none())
+            .filter(|u| !self.single_victims.contains(*u))
     }
 
     fn events_of<'a>(&'a self, user_id: &str) -> impl Iterator<Item = &'a Event> + use<'a> {
         let positions = self.by_user.get(user_id).map_or(&[][..], Vec::as_slice);
         positions.iter().map(|&i| &self.events[i])
+    }
+
+    /// A user's events without the login attempts attackers make in their
+    /// name.
+    fn benign_events_of<'a>(&'a self, user_id: &str) -> impl Iterator<Item = &'a Event> + use<'a> {
+        self.events_of(user_id).filter(|e| !self.is_login_attack(e))
+    }
+
+    fn is_login_attack(&self, e: &Event) -> bool {
+        e.ip.as_ref().is_some_and(|ip| self.attack_ips.contains(ip))
+    }
+
+    /// Every event no attack made: the benign users' events, including
+    /// logins under mistyped ids, without login attack attempts.
+    fn benign_events(&self) -> impl Iterator<Item = &Event> {
+        self.events
+            .iter()
+            .filter(|e| !self.single_victims.contains(&e.user_id) && !self.is_login_attack(e))
     }
 }
 
@@ -106,11 +153,26 @@ fn sample() -> &'static Sample {
                 (user.user_id(), user)
             })
             .collect();
+        let single_victims = summary
+            .labels
+            .iter()
+            .filter(|l| l.attack != AttackKind::CredentialStuffing)
+            .filter(|l| l.attack != AttackKind::PasswordSpraying)
+            .map(|l| l.user_id.clone())
+            .collect();
+        let attack_ips = summary
+            .labels
+            .iter()
+            .filter(|l| l.attack.needs_rules())
+            .filter_map(|l| l.ip.clone())
+            .collect();
         Sample {
             summary,
             events,
             by_user,
             users,
+            single_victims,
+            attack_ips,
         }
     })
 }
@@ -167,6 +229,7 @@ fn output_is_sorted_by_timestamp() {
 fn every_line_carries_the_contract_fields() {
     let s = sample();
     let user_id = Regex::new(r"^usr_[0-9a-f]{6}$").expect("regex");
+    let mistyped_id = Regex::new(r"^usr_[0-9a-f]{5}$").expect("regex");
     let event_id = Regex::new(r"^evt_[0-9a-f]{16}$").expect("regex");
     let key_id = Regex::new(r"^(ak|dk)_[0-9a-f]{8}$").expect("regex");
     let timestamp = Regex::new(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$").expect("regex");
@@ -181,7 +244,11 @@ fn every_line_carries_the_contract_fields() {
             "{}",
             e.line
         );
-        assert!(user_id.is_match(&e.user_id), "{}", e.line);
+        if e.failure_reason.as_deref() == Some("unknown_user") {
+            assert!(mistyped_id.is_match(&e.user_id) || !s.users.contains_key(&e.user_id));
+        } else {
+            assert!(user_id.is_match(&e.user_id), "{}", e.line);
+        }
         let id = v["event_id"].as_str().expect("event_id");
         assert!(event_id.is_match(id), "{}", e.line);
         assert!(ids.insert(id.to_owned()), "event id repeated: {}", e.line);
@@ -191,8 +258,9 @@ fn every_line_carries_the_contract_fields() {
         assert_eq!(v["success"].as_bool(), Some(status < 400), "{}", e.line);
         match e.kind.as_str() {
             "api_access" => assert!(v["tokens_used"].is_u64(), "{}", e.line),
-            "authentication" => assert_eq!(v["auth_event_type"], "login", "{}", e.line),
-            "key_management" => assert_eq!(v["auth_event_type"], "key_rotate", "{}", e.line),
+            "authentication" => accounts::check_authentication(&v, &e.line),
+            "key_management" => accounts::check_key_management(&v, &e.line),
+            "admin" => accounts::check_admin(&v, &e.line),
             other => panic!("unexpected event_type {other}"),
         }
         if let Some(key) = &e.key {
@@ -231,7 +299,12 @@ fn every_attack_kind_is_labelled_for_users_that_exist() {
             .iter()
             .filter(|l| l.attack == kind)
             .collect();
-        assert_eq!(labels.len(), 8, "{kind}: 4% of 200 users");
+        let expected = match kind {
+            AttackKind::BruteForce => 4,
+            AttackKind::CredentialStuffing | AttackKind::PasswordSpraying => 1,
+            _ => 8,
+        };
+        assert_eq!(labels.len(), expected, "{kind}: share of 200 users");
         for label in labels {
             assert!(
                 s.users.contains_key(&label.user_id),
@@ -241,15 +314,38 @@ fn every_attack_kind_is_labelled_for_users_that_exist() {
             assert_eq!(label.expected_signals, kind.expected_signals());
             let start = label.start.timestamp_millis();
             let end = label.end.timestamp_millis();
-            let at = |t: i64| s.events_of(&label.user_id).any(|e| e.ts_ms == t);
+            let accounts: Vec<&String> = if label.targets.is_empty() {
+                vec![&label.user_id]
+            } else {
+                label.targets.iter().collect()
+            };
+            let at = |t: i64| {
+                accounts
+                    .iter()
+                    .any(|u| s.events_of(u).any(|e| e.ts_ms == t))
+            };
             assert!(
                 at(start) && at(end),
                 "{kind}: label span does not match its events"
             );
         }
     }
-    let victims: HashSet<_> = s.summary.labels.iter().map(|l| &l.user_id).collect();
-    assert_eq!(victims.len(), s.summary.labels.len(), "victim sets overlap");
+    let (campaigns, single): (Vec<&AttackLabel>, Vec<&AttackLabel>) =
+        s.summary.labels.iter().partition(|l| {
+            matches!(
+                l.attack,
+                AttackKind::CredentialStuffing | AttackKind::PasswordSpraying
+            )
+        });
+    let victims: HashSet<&String> = single.iter().map(|l| &l.user_id).collect();
+    assert_eq!(victims.len(), single.len(), "victim sets overlap");
+    for label in campaigns {
+        assert!(
+            label.targets.iter().all(|t| !victims.contains(t)),
+            "{}: a campaign targets another attack's victim",
+            label.attack
+        );
+    }
 }
 
 #[test]
@@ -274,12 +370,14 @@ fn attacks_need_a_week_of_baseline() {
         ..GenConfig::new(4, 8, SEED)
     };
     let err = generate(&cfg, &mut Vec::new()).expect_err("4 users are too few");
+    // One victim for each of six single-victim kinds, and 13 accounts for
+    // the campaigns.
     assert!(
         matches!(
             err,
             GenError::TooFewUsers {
                 users: 4,
-                required: 5
+                required: 19
             }
         ),
         "{err}"
@@ -316,7 +414,7 @@ fn benign_keys_stay_within_benign_rate_limits() {
     let s = sample();
     let mut by_key: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for user in s.benign_users() {
-        for e in s.events_of(user) {
+        for e in s.benign_events_of(user) {
             if let Some(key) = &e.key {
                 by_key.entry(key).or_default().push(e.ts_ms);
             }
@@ -343,11 +441,19 @@ fn benign_keys_stay_within_benign_rate_limits() {
     }
 }
 
-/// Daily totals of one user by UTC day, from the first active day on.
-fn utc_days(s: &Sample, user: &str) -> Vec<(u64, u64)> {
+/// Daily totals of `events` by UTC day, from the first active day on.
+fn utc_days<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<(u64, u64)> {
+    daily_totals(events, 0)
+}
+
+/// Daily totals of `events` by day in a zone `offset_ms` east of UTC, from
+/// the first active day on.
+fn daily_totals<'a>(events: impl Iterator<Item = &'a Event>, offset_ms: i64) -> Vec<(u64, u64)> {
     let mut days: BTreeMap<i64, (u64, u64)> = BTreeMap::new();
-    for e in s.events_of(user) {
-        let day = days.entry(e.ts_ms.div_euclid(DAY_MS)).or_default();
+    for e in events {
+        let day = days
+            .entry((e.ts_ms + offset_ms).div_euclid(DAY_MS))
+            .or_default();
         day.0 += e.tokens;
         day.1 += 1;
     }
@@ -371,8 +477,12 @@ fn mean_plus_3_sample_sd(values: &[f64]) -> f64 {
 fn benign_days_stay_below_mean_plus_three_sigma_of_previous_days() {
     let s = sample();
     let mut judged = 0;
-    for user in s.benign_users() {
-        let days = utc_days(s, user);
+    let readings = s.benign_users().flat_map(|user| {
+        // A detector reads days in UTC or in the user's own time zone.
+        let offset_ms = i64::from(s.users[user].persona.offset_min) * 60_000;
+        [0, offset_ms].map(|offset| (user, daily_totals(s.benign_events_of(user), offset)))
+    });
+    for (user, days) in readings {
         for today in 3..days.len() {
             for active_only in [false, true] {
                 let prior: Vec<_> = days[..today]
@@ -410,7 +520,7 @@ fn spikes_exceed_mean_plus_three_sigma_of_previous_days() {
         .iter()
         .filter(|l| l.expected_signals.iter().any(|x| x == "usage_spike"));
     for label in spikes {
-        let days = utc_days(s, &label.user_id);
+        let days = utc_days(s.events_of(&label.user_id));
         let first = s
             .events_of(&label.user_id)
             .next()
@@ -450,7 +560,7 @@ fn benign_activity_stays_in_each_personas_hours() {
         let p = user.persona;
         let first = i64::from(p.shift_start_min) / 60;
         let last = (i64::from(p.shift_start_min) + i64::from(p.shift_len_min) - 1) / 60;
-        for e in s.events_of(user_id) {
+        for e in s.benign_events_of(user_id) {
             let hour = local_hour(user, e.ts_ms);
             let in_shift = (first..=last).contains(&hour) || (first..=last).contains(&(hour + 24));
             assert!(
@@ -536,6 +646,10 @@ fn attacks_have_the_promised_shape() {
                 let leaks = span.iter().filter(|e| e.line.contains("_live_")).count();
                 assert!((1..=3).contains(&leaks), "{leaks} leaking events");
             }
+            // Login attacks have tests of their own.
+            AttackKind::BruteForce
+            | AttackKind::CredentialStuffing
+            | AttackKind::PasswordSpraying => {}
         }
     }
 }
@@ -548,7 +662,7 @@ fn benign_addresses_are_public_and_stable() {
     for user_id in s.benign_users() {
         let mut known: HashSet<String> = HashSet::new();
         let mut days: HashSet<i64> = HashSet::new();
-        for e in s.events_of(user_id) {
+        for e in s.benign_events_of(user_id) {
             days.insert(e.ts_ms.div_euclid(DAY_MS));
             let ip: IpAddr = e.ip.as_deref().expect("address").parse().expect("valid");
             if let IpAddr::V4(v4) = ip {

@@ -2,21 +2,28 @@
 //! below a sound spike detector's threshold.
 //!
 //! A working day is one to three sessions inside the persona's shift, each
-//! opened by a console login and filled with tasks: short bursts of API calls
-//! made by an agent, or single calls by a developer. Per key, benign calls
-//! keep the benign rate limits (agent keys at most 4 in any second, developer
-//! keys at most 1), and a user's events never share a millisecond.
+//! opened by a console sign-in (see `console`) and filled with tasks: short
+//! bursts of API calls made by an agent, or single calls by a developer. Per
+//! key, benign calls keep the benign rate limits (agent keys at most 4 in any
+//! second, developer keys at most 1), and a user's events never share a
+//! millisecond. API traffic draws from the day's stream and console activity
+//! from a stream of its own, so the one does not shift the other.
 //!
-//! [`settle`] then drops benign calls that would lift a UTC day's tokens or
+//! [`settle`] then drops benign calls that would lift a day's tokens or
 //! requests above mean + 3σ of the user's previous days. Detectors differ in
 //! what "previous days" means (a window of 7, 14 or 28 days or all of them;
 //! calendar days or only active ones), so the ceiling is the lowest of those
-//! readings.
+//! readings. A day is a UTC day when the detector runs in UTC and the user's
+//! local day when it knows each user's time zone, so a call is kept only if
+//! both days stay under their ceilings.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, LogNormal};
 
+mod console;
+
+use self::console::SignedIn;
 use super::Clock;
 use super::population::{Persona, UserState, weighted_index};
 use super::record::{
@@ -36,7 +43,6 @@ const TOKENS_PER_CALL: (f64, f64) = (200.0, 3_000.0);
 const DAY_FACTOR_SIGMA: f64 = 0.18;
 const DAY_FACTOR_RANGE: (f64, f64) = (0.7, 1.4);
 
-const FAILED_LOGIN_RATE: f64 = 0.02;
 const KEY_ROTATION_RATE: f64 = 1.0 / 60.0;
 const ERROR_RATE: f64 = 0.022;
 const DETAIL_RATE: f64 = 0.35;
@@ -70,7 +76,8 @@ const CEILING_MARGIN: f64 = 0.98;
 const FIRST_UTC_DAY: i32 = -1;
 
 /// How an event enters a day: benign events may be dropped to respect the
-/// usage ceilings; attack events never are.
+/// usage ceilings; attack events never are, and name the label (by index)
+/// whose time span they extend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Origin {
     /// Ordinary traffic, subject to the ceilings.
@@ -78,10 +85,20 @@ pub(super) enum Origin {
     /// Attack traffic that must not itself look like a spike (off-hours
     /// calls, leaked secrets): it counts against the ceiling, so benign
     /// traffic that day shrinks to make room.
-    Counted,
-    /// Attack traffic meant to be a spike or a burst; benign traffic is
-    /// judged without it.
-    Exempt,
+    Counted(usize),
+    /// Attack traffic meant to be a spike or a burst, or login attempts in
+    /// the user's name; benign traffic is judged without it.
+    Exempt(usize),
+}
+
+impl Origin {
+    /// The label an attack event belongs to.
+    fn label(self) -> Option<usize> {
+        match self {
+            Origin::Benign => None,
+            Origin::Counted(label) | Origin::Exempt(label) => Some(label),
+        }
+    }
 }
 
 /// An event of the day being generated, before [`settle`] decides on it.
@@ -116,7 +133,8 @@ impl Ceiling {
     };
 }
 
-/// A user's usage by UTC day, as a spike detector would see it.
+/// A user's usage by day (UTC days or the user's local days), as a spike
+/// detector would see it.
 #[derive(Debug, Clone, Default)]
 pub(super) struct UsageHistory {
     buckets: Vec<Bucket>,
@@ -189,15 +207,21 @@ impl UsageHistory {
         tokens <= ceiling.tokens && requests <= ceiling.requests
     }
 
-    /// The largest tokens and requests of any UTC day before `day`, counting
-    /// the `pending` events of the day being generated as if all were kept.
-    pub(super) fn peak_before(&self, clock: Clock, day: i32, pending: &[Candidate]) -> (u64, u32) {
+    /// The largest tokens and requests of any day before `day`, counting
+    /// the `pending` events of the day being generated (whose days `day_of`
+    /// tells) as if all were kept.
+    pub(super) fn peak_before(
+        &self,
+        day_of: impl Fn(i64) -> i32,
+        day: i32,
+        pending: &[Candidate],
+    ) -> (u64, u32) {
         let mut peak = (0, 0);
         let end = Self::slot(day);
         let mut totals = self.buckets[..end.min(self.buckets.len())].to_vec();
         totals.resize(end, Bucket::default());
         for c in pending {
-            let slot = Self::slot(clock.utc_day(c.rec.ts_ms));
+            let slot = Self::slot(day_of(c.rec.ts_ms));
             if let Some(b) = totals.get_mut(slot) {
                 b.tokens += u64::from(c.rec.tokens);
                 b.requests += 1;
@@ -238,13 +262,15 @@ fn spike_thresholds(days: impl Iterator<Item = Bucket>) -> Option<(f64, f64)> {
 /// Orders the day's events, keeps a user's timestamps distinct, applies the
 /// ceilings to benign events and records what survives in the history.
 ///
-/// Returns the first and last timestamp of the attack events, if any.
+/// Calls `attack_event(label, timestamp)` for every attack event, with its
+/// final timestamp.
 pub(super) fn settle(
     clock: Clock,
     user: &mut UserState,
     day_events: &mut [Candidate],
     out: &mut Vec<Record>,
-) -> Option<(i64, i64)> {
+    mut attack_event: impl FnMut(usize, i64),
+) {
     // Stable: at equal times benign events, generated first, stay first.
     day_events.sort_by_key(|c| c.rec.ts_ms);
     for i in 1..day_events.len() {
@@ -254,49 +280,90 @@ pub(super) fn settle(
         }
     }
 
-    let mut span: Option<(i64, i64)> = None;
-    for c in day_events.iter().filter(|c| c.origin != Origin::Benign) {
+    let offset_min = user.persona.offset_min;
+    let local_day = |ts: i64| clock.local_day(ts, offset_min);
+    for c in day_events.iter() {
+        let Some(label) = c.origin.label() else {
+            continue;
+        };
         let ts = c.rec.ts_ms;
-        user.usage
-            .add(clock.utc_day(ts), &c.rec, c.origin == Origin::Exempt);
-        span = Some(span.map_or((ts, ts), |(a, b)| (a.min(ts), b.max(ts))));
+        let exempt = matches!(c.origin, Origin::Exempt(_));
+        user.usage.add(clock.utc_day(ts), &c.rec, exempt);
+        user.local_usage.add(local_day(ts), &c.rec, exempt);
+        attack_event(label, ts);
     }
 
-    let mut current_day = i32::MIN;
-    let mut ceiling = Ceiling::UNLIMITED;
-    let mut reserved = 0;
+    let mut utc = DayBudget::new();
+    let mut local = DayBudget::new();
     for i in 0..day_events.len() {
         let c = day_events[i];
         if c.origin != Origin::Benign {
             out.push(c.rec);
             continue;
         }
-        let day = clock.utc_day(c.rec.ts_ms);
-        if day != current_day {
-            current_day = day;
-            ceiling = user.usage.ceiling(day);
-            reserved = unmetered_ahead(clock, day, &day_events[i..]);
-        }
+        let (day, lday) = (clock.utc_day(c.rec.ts_ms), local_day(c.rec.ts_ms));
+        utc.enter(day, &user.usage, |ts| clock.utc_day(ts), &day_events[i..]);
+        local.enter(lday, &user.local_usage, local_day, &day_events[i..]);
         let keep = if c.rec.call.is_api() {
-            user.usage.fits(day, &c.rec, ceiling, reserved)
+            utc.fits(&user.usage, &c.rec) && local.fits(&user.local_usage, &c.rec)
         } else {
-            reserved = reserved.saturating_sub(1);
+            utc.reserved = utc.reserved.saturating_sub(1);
+            local.reserved = local.reserved.saturating_sub(1);
             true
         };
         if keep {
             user.usage.add(day, &c.rec, false);
+            user.local_usage.add(lday, &c.rec, false);
             out.push(c.rec);
         }
     }
-    span
 }
 
-/// Benign logins and key rotations among `events` that fall on UTC `day`:
-/// they are never dropped, so calls must leave room for them.
-fn unmetered_ahead(clock: Clock, day: i32, events: &[Candidate]) -> u32 {
+/// The ceiling of the day being settled under one reading of days.
+struct DayBudget {
+    day: i32,
+    ceiling: Ceiling,
+    /// Benign console events still ahead on this day.
+    reserved: u32,
+}
+
+impl DayBudget {
+    fn new() -> Self {
+        DayBudget {
+            day: i32::MIN,
+            ceiling: Ceiling::UNLIMITED,
+            reserved: 0,
+        }
+    }
+
+    /// Moves to `day` when an event of a new day comes up: `ahead` are the
+    /// day's events from that one on, whose days `day_of` tells.
+    fn enter(
+        &mut self,
+        day: i32,
+        history: &UsageHistory,
+        day_of: impl Fn(i64) -> i32,
+        ahead: &[Candidate],
+    ) {
+        if day == self.day {
+            return;
+        }
+        self.day = day;
+        self.ceiling = history.ceiling(day);
+        self.reserved = unmetered_ahead(day_of, day, ahead);
+    }
+
+    fn fits(&self, history: &UsageHistory, rec: &Record) -> bool {
+        history.fits(self.day, rec, self.ceiling, self.reserved)
+    }
+}
+
+/// Benign console events among `events` that fall on `day`: they are never
+/// dropped, so calls must leave room for them.
+fn unmetered_ahead(day_of: impl Fn(i64) -> i32, day: i32, events: &[Candidate]) -> u32 {
     let count = events
         .iter()
-        .take_while(|c| clock.utc_day(c.rec.ts_ms) == day)
+        .take_while(|c| day_of(c.rec.ts_ms) == day)
         .filter(|c| c.origin == Origin::Benign && !c.rec.call.is_api())
         .count();
     u32::try_from(count).unwrap_or(u32::MAX)
@@ -315,6 +382,7 @@ pub(super) fn shift_window(clock: Clock, persona: &Persona, day: u32) -> (i64, i
 /// day, whose "known address" must really be known).
 pub(super) fn plan_day(
     clock: Clock,
+    seed: u64,
     user: &mut UserState,
     day: u32,
     stable_addresses: bool,
@@ -340,10 +408,11 @@ pub(super) fn plan_day(
     } else {
         work_sessions(open, close, calls, rng)
     };
-    let rotate_in =
-        (!weekend && rng.gen_bool(KEY_ROTATION_RATE)).then(|| rng.gen_range(0..sessions.len()));
+    let mut account = user.account_rng(seed, day);
+    let rotate_in = (!weekend && account.gen_bool(KEY_ROTATION_RATE))
+        .then(|| account.gen_range(0..sessions.len()));
 
-    let mut writer = DayWriter::new(user, rng, out);
+    let mut writer = DayWriter::new(user, rng, &mut account, out);
     let total_ms: i64 = sessions.iter().map(|(s, e)| e - s).sum();
     let mut left = calls;
     for (i, &(start, end)) in sessions.iter().enumerate() {
@@ -356,6 +425,10 @@ pub(super) fn plan_day(
         if share > 0 {
             writer.session(start, end, share, rotate_in == Some(i));
         }
+    }
+    if !weekend {
+        writer.key_changes(seed);
+        writer.admin_calls(clock, day);
     }
 }
 
@@ -392,42 +465,58 @@ fn weekend_session(open: i64, close: i64, rng: &mut ChaCha8Rng) -> Vec<(i64, i64
 /// Writes one user's day, keeping per-key rate spacing.
 struct DayWriter<'a> {
     user: &'a mut UserState,
+    /// API traffic's stream.
     rng: &'a mut ChaCha8Rng,
+    /// Console activity's stream.
+    account: &'a mut ChaCha8Rng,
     out: &'a mut Vec<Candidate>,
-    /// Last event time of the day, so timestamps strictly increase.
+    /// Last event time of the sessions, so their timestamps strictly increase.
     last: i64,
     /// The four latest call times of each key slot, oldest first.
     recent: [[i64; 4]; 3],
     agent_gap: LogNormal<f64>,
     developer_gap: LogNormal<f64>,
+    /// The signed-in stretch of each session so far.
+    signed_in: Vec<SignedIn>,
+    /// Times of the day's key changes (rotations, creations, revocations).
+    key_changes: Vec<i64>,
 }
 
 impl<'a> DayWriter<'a> {
-    fn new(user: &'a mut UserState, rng: &'a mut ChaCha8Rng, out: &'a mut Vec<Candidate>) -> Self {
+    fn new(
+        user: &'a mut UserState,
+        rng: &'a mut ChaCha8Rng,
+        account: &'a mut ChaCha8Rng,
+        out: &'a mut Vec<Candidate>,
+    ) -> Self {
         DayWriter {
             user,
             rng,
+            account,
             out,
             last: i64::MIN / 4,
             recent: [[i64::MIN / 4; 4]; 3],
             // Infallible: finite mean, positive spread.
             agent_gap: LogNormal::new(2_500f64.ln(), 0.9).unwrap_or_else(|_| unreachable!()),
             developer_gap: LogNormal::new(20_000f64.ln(), 0.8).unwrap_or_else(|_| unreachable!()),
+            signed_in: Vec::new(),
+            key_changes: Vec::new(),
         }
     }
 
-    /// A login, then `calls` calls in tasks spread over `[start, end)`.
+    /// A sign-in, then `calls` calls in tasks spread over `[start, end)`.
     fn session(&mut self, start: i64, end: i64, calls: u32, rotate: bool) {
         let ip = self.user.session_address(self.rng);
-        let mut t = start + self.rng.gen_range(0..MINUTE_MS);
-        if self.rng.gen_bool(FAILED_LOGIN_RATE) {
-            self.login(t, ip, Status::Unauthorized);
-            t += self.rng.gen_range(5..=40) * SECOND_MS;
-        }
-        self.login(t, ip, Status::Ok);
+        let at = start + self.rng.gen_range(0..MINUTE_MS);
+        self.sign_in(at, ip);
 
         let mut cursor = self.last + self.rng.gen_range(2..=30) * SECOND_MS;
         let tasks_end = (end - 3 * MINUTE_MS).max(cursor + MINUTE_MS);
+        self.signed_in.push(SignedIn {
+            from: self.last,
+            to: tasks_end,
+            ip,
+        });
         let tasks = (round_u32(f64::from(calls) / MEAN_TASK_CALLS)).clamp(1, calls);
         let rotate_at = rotate.then(|| self.rng.gen_range(0..tasks));
         let mut left = calls;
@@ -479,7 +568,12 @@ impl<'a> DayWriter<'a> {
                 want += floor_i64(gap.sample(self.rng).clamp(300.0, 180_000.0));
             }
             let ts = self.place(want, slot, developer.is_some());
-            let call = persona.mix.pick(self.rng);
+            let mut call = persona.mix.pick(self.rng);
+            // The agent API is reserved for agent keys: developers testing
+            // with their own key chat instead.
+            if developer.is_some() && call == Call::AgentsRun {
+                call = Call::Chat;
+            }
             let rec = api_call(
                 self.rng,
                 &persona,
@@ -495,41 +589,26 @@ impl<'a> DayWriter<'a> {
         }
     }
 
-    fn login(&mut self, at: i64, ip: u8, status: Status) {
-        let ts = self.place(at, usize::MAX, false);
-        let latency_ms = u16::try_from(self.rng.gen_range(150..=700)).unwrap_or(u16::MAX);
-        let rec = Record {
-            ts_ms: ts,
-            user: self.user.index,
-            tokens: 0,
-            latency_ms,
-            call: Call::Login,
-            status,
-            ip,
-            key: KeyRef::NONE,
-            agent: self.user.persona.browser,
-            detail: DetailRef::NONE,
-        };
-        self.push(rec);
-    }
-
+    /// Rotates one of the user's keys at `at` or just after: inline with the
+    /// calls, because the rotation counts against the key's rate limit.
     fn rotate_key(&mut self, at: i64, ip: u8) {
-        let slot = self.rng.gen_range(0..self.user.keys().len());
+        let slot = self.account.gen_range(0..self.user.keys().len());
         let developer = self.user.keys()[slot].developer;
         let ts = self.place(at, slot, developer);
-        let reason = self.rng.gen_range(0..ROTATE_REASONS.len());
+        let reason = self.account.gen_range(0..ROTATE_REASONS.len());
         let rec = Record {
             ts_ms: ts,
             user: self.user.index,
             tokens: 0,
-            latency_ms: u16::try_from(self.rng.gen_range(80..=300)).unwrap_or(u16::MAX),
+            latency_ms: u16::try_from(self.account.gen_range(80..=300)).unwrap_or(u16::MAX),
             call: Call::KeyRotate,
             status: Status::Ok,
             ip,
-            key: KeyRef::new(slot, self.rng.gen_bool(SHOW_KEY_TYPE_RATE)),
+            key: KeyRef::new(slot, self.account.gen_bool(SHOW_KEY_TYPE_RATE)),
             agent: self.user.persona.browser,
             detail: DetailRef::rotate_reason(reason),
         };
+        self.key_changes.push(ts);
         self.push(rec);
     }
 
@@ -615,7 +694,8 @@ pub(super) fn latency_ms(rng: &mut ChaCha8Rng, call: Call, status: Status, token
         (_, Call::Embeddings) => 30.0 + tokens * 0.05 * jitter,
         (_, Call::Models) => rng.gen_range(15.0..80.0),
         (_, Call::Files) => rng.gen_range(40.0..400.0),
-        (_, Call::Login | Call::KeyRotate) => rng.gen_range(80.0..700.0),
+        // Console calls: authentication, key management, admin.
+        (_, _) => rng.gen_range(80.0..700.0),
     };
     u16::try_from(round_u32(ms.min(60_000.0))).unwrap_or(u16::MAX)
 }
