@@ -129,6 +129,7 @@ fn bench_pipeline(c: &mut Criterion, events: &[u8]) {
                     incidents: Some(Box::new(std::io::sink())),
                     dead_letter: None,
                     source: String::new(),
+                    stream: None,
                 };
                 pipeline
                     .run(Cursor::new(events), sinks, &AtomicU64::new(0))

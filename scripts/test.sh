@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
-# Runs vigil's whole test suite on a fresh machine: unit, property and
-# integration tests, the shipped rule pack's checks and tests, and a smoke
-# run of the demo.
+# Runs vigil's whole test suite on a fresh machine: starts a Kafka-protocol
+# broker on 127.0.0.1 (installing it the first time), then runs the unit,
+# property and integration tests, the shipped rule pack's checks and tests,
+# and a smoke run of the demo. The broker is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+broker_dir=target/test-broker
+broker_port=${VIGIL_TEST_KAFKA_PORT:-19092}
+scripts/kafka-broker.sh stop "$broker_dir"
+rm -rf "$broker_dir"
+trap 'scripts/kafka-broker.sh stop "$broker_dir"' EXIT
+export VIGIL_TEST_KAFKA_BROKERS
+VIGIL_TEST_KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$broker_dir" "$broker_port")
 
 cargo test --all-targets --no-fail-fast
 cargo run --quiet -- rules check rules/

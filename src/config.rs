@@ -32,6 +32,80 @@ pub struct Config {
     pub incidents: IncidentConfig,
     /// Sigma rule files.
     pub rules: RulesConfig,
+    /// The Kafka source and topics; off while `brokers` is empty.
+    pub kafka: KafkaConfig,
+}
+
+/// `[kafka]`: read events from a consumer group and publish dead letters
+/// and incidents to topics. Credentials never live here: SASL passwords and
+/// TLS key passwords come from `VIGIL_KAFKA_SASL_PASSWORD` and
+/// `VIGIL_KAFKA_SSL_KEY_PASSWORD` (or the files their `…_FILE` variants
+/// name).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, `host:port` separated by commas; empty turns the
+    /// Kafka source off.
+    pub brokers: String,
+    /// Topics to consume events from.
+    pub topics: Vec<String>,
+    /// Consumer group; every vigil process of one deployment shares it.
+    pub group_id: String,
+    /// Topic for refused records (raw bytes, reason in headers); empty for
+    /// none.
+    pub dead_letter_topic: String,
+    /// Topic for incident revisions, keyed by incident id; empty for none.
+    pub incidents_topic: String,
+    /// How often processed offsets are committed, in milliseconds.
+    pub commit_interval_ms: u64,
+    /// librdkafka properties passed through unchanged (TLS, SASL
+    /// mechanism, fetch tuning). Password properties are refused here.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: String::new(),
+            topics: vec!["security-events".to_owned()],
+            group_id: "vigil".to_owned(),
+            dead_letter_topic: "security-events-dlq".to_owned(),
+            incidents_topic: "security-incidents".to_owned(),
+            commit_interval_ms: 1_000,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+impl KafkaConfig {
+    /// Whether events come from Kafka.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.brokers.trim().is_empty()
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.enabled() && self.topics.iter().all(|t| t.trim().is_empty()) {
+            problems.push("kafka.topics: name at least one topic to consume".to_owned());
+        }
+        if self.enabled() && self.group_id.trim().is_empty() {
+            problems.push("kafka.group_id: must not be empty".to_owned());
+        }
+        for key in self.properties.keys() {
+            if key.contains("password")
+                || key.contains("secret")
+                || key == "sasl.oauthbearer.config"
+            {
+                problems.push(format!(
+                    "kafka.properties.\"{key}\": secrets are not read from the configuration \
+                     file; set VIGIL_KAFKA_SASL_PASSWORD or VIGIL_KAFKA_SSL_KEY_PASSWORD \
+                     (or their _FILE variants) instead"
+                ));
+            }
+        }
+        problems
+    }
 }
 
 /// `[rules]`: which Sigma rules run beside the detectors.
@@ -104,6 +178,10 @@ pub struct ProfileConfig {
     pub max_ips_per_user: usize,
     /// Keys counted per user.
     pub max_keys_per_user: usize,
+    /// Event ids remembered per user, so an event delivered twice (same
+    /// `event_id`, after a restart or rebalance) counts once; 0 turns the
+    /// check off.
+    pub recent_event_ids: usize,
 }
 
 impl Default for ProfileConfig {
@@ -115,6 +193,7 @@ impl Default for ProfileConfig {
             lateness_secs: 3_600,
             max_ips_per_user: limits.max_ips_per_user,
             max_keys_per_user: limits.max_keys_per_user,
+            recent_event_ids: limits.recent_event_ids,
         }
     }
 }
@@ -126,6 +205,7 @@ impl ProfileConfig {
         ProfileLimits {
             max_ips_per_user: self.max_ips_per_user,
             max_keys_per_user: self.max_keys_per_user,
+            recent_event_ids: self.recent_event_ids,
         }
     }
 
@@ -204,6 +284,7 @@ impl Config {
     fn problems(&self) -> Vec<String> {
         let mut problems = self.profile.problems();
         problems.extend(self.detectors.problems());
+        problems.extend(self.kafka.problems());
         if self.input.max_event_bytes < 64 {
             problems.push("input.max_event_bytes must be at least 64".to_owned());
         }
@@ -308,6 +389,7 @@ fn merge_section(config: &mut Config, parsed: Config, section: &str) {
         "detectors" => config.detectors = parsed.detectors,
         "incidents" => config.incidents = parsed.incidents,
         "rules" => config.rules = parsed.rules,
+        "kafka" => config.kafka = parsed.kafka,
         _ => {}
     }
 }

@@ -9,6 +9,8 @@ pub mod detect;
 pub mod evaluate;
 pub mod event;
 pub mod incident;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod pipeline;
 pub mod profile;
 pub mod redact;

@@ -33,6 +33,7 @@ fn run(events: &[u8], shards: usize) -> (RunSummary, Vec<String>) {
         incidents: Some(Box::new(written.clone())),
         dead_letter: None,
         source: "test".to_owned(),
+        stream: None,
     };
     let summary = pipeline
         .run(Cursor::new(events), sinks, &AtomicU64::new(0))

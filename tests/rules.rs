@@ -52,6 +52,7 @@ fn run_with_rules(events: &str, rules: RuleSet, shards: usize) -> Vec<String> {
         incidents: Some(Box::new(written.clone())),
         dead_letter: None,
         source: "test".to_owned(),
+        stream: None,
     };
     pipeline
         .run(Cursor::new(events.to_owned()), sinks, &AtomicU64::new(0))
@@ -279,6 +280,7 @@ fn run_generated(config: &GenConfig, shards: usize) -> (GenSummary, RunSummary) 
         incidents: None,
         dead_letter: None,
         source: "test".to_owned(),
+        stream: None,
     };
     let summary = pipeline
         .run(Cursor::new(events), sinks, &AtomicU64::new(0))

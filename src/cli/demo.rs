@@ -72,6 +72,7 @@ fn analyze(config: Config, events: Vec<u8>, out: &Path) -> anyhow::Result<RunSum
         incidents: Some(create_output(&out.join("incidents.jsonl"))?),
         dead_letter: Some(create_output(&out.join("dead-letter.jsonl"))?),
         source: "demo".to_owned(),
+        stream: None,
     };
     let progress = AtomicU64::new(0);
     let bar = ProgressBar::new(total).with_style(

@@ -3,6 +3,8 @@
 mod demo;
 mod generate;
 mod output;
+#[cfg(feature = "kafka")]
+mod produce;
 mod rules;
 mod run;
 
@@ -28,6 +30,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Validate rule files or run their tests.
     Rules(rules::RulesArgs),
+    /// Publish JSON-lines events to a Kafka topic, keyed by `user_id`.
+    #[cfg(feature = "kafka")]
+    Produce(produce::ProduceArgs),
 }
 
 /// A failed command: what went wrong and the exit code it maps to.
@@ -63,6 +68,8 @@ pub fn dispatch(args: Args) -> Result<(), Failure> {
         Command::Gen(generate) => generate::execute(&generate),
         Command::Demo(demo) => demo::execute(&demo),
         Command::Rules(rules) => rules::execute(&rules),
+        #[cfg(feature = "kafka")]
+        Command::Produce(produce) => produce::execute(&produce),
     }
 }
 
@@ -73,6 +80,7 @@ pub fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 

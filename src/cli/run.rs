@@ -1,11 +1,12 @@
-//! `vigil run`: analyze events from a file or stdin.
+//! `vigil run`: analyze events from Kafka, a file or stdin.
 
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 
 use clap::Args;
 use vigil::config::Config;
-use vigil::pipeline::{CollectorSinks, Pipeline};
+use vigil::pipeline::{CollectorSinks, Pipeline, StreamSink};
 
 use super::Failure;
 use super::output::{create_output, open_input};
@@ -36,6 +37,18 @@ pub struct RunArgs {
     /// Run the built-in detectors only.
     #[arg(long, conflicts_with = "rules")]
     no_rules: bool,
+    /// With Kafka: stop once no event has arrived for this many seconds
+    /// (for replays and batch jobs). Without it, vigil runs until SIGINT or
+    /// SIGTERM.
+    #[arg(long)]
+    idle_exit_secs: Option<f64>,
+}
+
+/// Where events come from, and the topics that receive outputs with them.
+struct Source {
+    input: Box<dyn BufRead + Send>,
+    name: String,
+    stream: Option<Box<dyn StreamSink>>,
 }
 
 /// Runs the pipeline over the input and prints the summary on stderr.
@@ -48,11 +61,11 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
         )));
     }
     let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
+    let source = open_source(&config, args)?;
     let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
     }
-    let input = open_input(&args.input).map_err(Failure::usage)?;
     let sinks = CollectorSinks {
         incidents: Some(create_output(&args.incidents).map_err(Failure::usage)?),
         dead_letter: args
@@ -61,11 +74,12 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
             .map(create_output)
             .transpose()
             .map_err(Failure::usage)?,
-        source: args.input.display().to_string(),
+        source: source.name.clone(),
+        stream: source.stream,
     };
-    tracing::info!(shards, input = %args.input.display(), "Run started");
+    tracing::info!(shards, input = %source.name, "Run started");
     let summary = pipeline
-        .run(input, sinks, &AtomicU64::new(0))
+        .run(source.input, sinks, &AtomicU64::new(0))
         .map_err(Failure::runtime)?;
     eprintln!("{summary}");
     if let Some(rules) = &rules {
@@ -90,6 +104,54 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
         );
     }
     Ok(())
+}
+
+/// The Kafka consumer group when `[kafka]` names brokers, else `--input`.
+fn open_source(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
+    if config.kafka.enabled() {
+        return open_kafka(config, args);
+    }
+    Ok(Source {
+        input: open_input(&args.input).map_err(Failure::usage)?,
+        name: args.input.display().to_string(),
+        stream: None,
+    })
+}
+
+#[cfg(feature = "kafka")]
+fn open_kafka(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+    use std::time::Duration;
+
+    use vigil::kafka::{KafkaInput, Ledger, SourceOptions, TopicSink, subscribe};
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(Failure::runtime)?;
+    }
+    let ledger = Ledger::default();
+    let consumer = Arc::new(subscribe(&config.kafka, &ledger).map_err(Failure::usage)?);
+    let sink = TopicSink::new(&config.kafka, Some(Arc::clone(&consumer)), ledger.clone())
+        .map_err(Failure::usage)?;
+    let options = SourceOptions {
+        idle_exit: args
+            .idle_exit_secs
+            .filter(|secs| secs.is_finite() && *secs > 0.0)
+            .map(Duration::from_secs_f64),
+    };
+    Ok(Source {
+        input: Box::new(KafkaInput::new(consumer, ledger, stop, options)),
+        name: format!("kafka:{}", config.kafka.topics.join(",")),
+        stream: Some(Box::new(sink)),
+    })
+}
+
+#[cfg(not(feature = "kafka"))]
+fn open_kafka(_config: &Config, _args: &RunArgs) -> Result<Source, Failure> {
+    Err(Failure::usage(anyhow::anyhow!(
+        "[kafka] names brokers, but this vigil was built without the `kafka` feature"
+    )))
 }
 
 /// One shard per core.

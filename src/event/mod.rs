@@ -16,7 +16,7 @@ use crate::time::Timestamp;
 
 pub use decode::{DecodeLimits, decode};
 pub use reject::{Reject, RejectReason};
-pub use route::route_key;
+pub use route::{event_time, route_key};
 
 /// What kind of activity an event records.
 #[derive(Debug, Clone, PartialEq, Eq)]

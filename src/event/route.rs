@@ -1,5 +1,7 @@
 //! Finds a record's top-level `user_id` without decoding it, so the router can
 //! pick the owning shard while the (costly) full decode runs on that shard.
+//! The same scan reads a record's `timestamp` for sources that track event
+//! time per partition.
 //!
 //! The scan tracks only string and nesting state: a `user_id` key inside
 //! `details` or inside a string value is never mistaken for the top-level one.
@@ -9,7 +11,10 @@
 
 use std::borrow::Cow;
 
+use crate::time::Timestamp;
+
 const KEY: &[u8] = b"\"user_id\"";
+const TIME_KEY: &[u8] = b"\"timestamp\"";
 
 /// The bytes that decide which shard owns a record: the text of its
 /// top-level `user_id` string, or the whole record when none is found.
@@ -34,7 +39,19 @@ fn unescape(raw: &[u8]) -> Option<Vec<u8>> {
         .map(String::into_bytes)
 }
 
+/// The record's top-level `timestamp`, when it is there and valid RFC 3339.
+#[must_use]
+pub fn event_time(record: &[u8]) -> Option<Timestamp> {
+    let raw = top_level_string(record, TIME_KEY)?;
+    Timestamp::parse_rfc3339(std::str::from_utf8(raw).ok()?).ok()
+}
+
 fn top_level_user_id(record: &[u8]) -> Option<&[u8]> {
+    top_level_string(record, KEY)
+}
+
+/// The raw text of the top-level string under `key` (quotes included).
+fn top_level_string<'r>(record: &'r [u8], key: &[u8]) -> Option<&'r [u8]> {
     let mut depth = 0_u32;
     let mut i = 0;
     while i < record.len() {
@@ -42,7 +59,7 @@ fn top_level_user_id(record: &[u8]) -> Option<&[u8]> {
             b'"' => {
                 let end = string_end(record, i)?;
                 if depth == 1
-                    && &record[i..=end] == KEY
+                    && &record[i..=end] == key
                     && let Some(value) = value_after_key(record, end + 1)
                 {
                     return Some(value);
@@ -102,6 +119,14 @@ fn skip_space(record: &[u8], mut i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_the_top_level_timestamp_only() {
+        let record = br#"{"details":{"timestamp":"2020-01-01T00:00:00Z"},"timestamp":"2026-11-02T09:00:00Z"}"#;
+        let expected = Timestamp::parse_rfc3339("2026-11-02T09:00:00Z").unwrap();
+        assert_eq!(event_time(record), Some(expected));
+        assert_eq!(event_time(br#"{"timestamp":"yesterday"}"#), None);
+    }
 
     #[test]
     fn finds_the_top_level_user_id() {

@@ -13,13 +13,55 @@ use super::shard::ShardOutput;
 use crate::event::RejectReason;
 use crate::incident::{Incident, IncidentConfig, IncidentEngine};
 use crate::signal::Signal;
+use crate::time::Timestamp;
 
 /// Rejects logged one by one before logging turns to periodic summaries.
 const REJECTS_LOGGED_IN_FULL: u64 = 10;
 /// After that, one log line per this many rejects.
 const REJECT_LOG_EVERY: u64 = 10_000;
 
+/// A sink beyond the local files, such as Kafka topics: it receives every
+/// dead letter and incident revision, and learns which input lines are
+/// fully processed so it can acknowledge them to the source.
+pub trait StreamSink: Send {
+    /// A refused record.
+    ///
+    /// # Errors
+    /// Returns a delivery error that must stop the run.
+    fn dead_letter(&mut self, dead: &DeadLetter) -> io::Result<()>;
+
+    /// A new incident revision.
+    ///
+    /// # Errors
+    /// Returns a delivery error that must stop the run.
+    fn incident(&mut self, incident: &Incident) -> io::Result<()>;
+
+    /// Whether the source interleaves partitions, so cross-user rules must
+    /// see events in event-time order up to [`StreamSink::watermark`]
+    /// instead of in input order.
+    fn tracks_event_time(&self) -> bool {
+        false
+    }
+
+    /// The event time every partition had reached when input line `line`
+    /// was read.
+    fn watermark(&self, _line: u64) -> Option<Timestamp> {
+        None
+    }
+
+    /// Every input line up to `line` has been processed and its outputs
+    /// handed to the sinks.
+    fn processed_through(&mut self, line: u64);
+
+    /// The run is over: flush what is buffered.
+    ///
+    /// # Errors
+    /// Returns the error of the final flush.
+    fn finish(&mut self) -> io::Result<()>;
+}
+
 /// Where the collector writes.
+#[derive(Default)]
 pub struct CollectorSinks {
     /// Incident revisions as JSON lines.
     pub incidents: Option<Box<dyn Write + Send>>,
@@ -27,6 +69,8 @@ pub struct CollectorSinks {
     pub dead_letter: Option<Box<dyn Write + Send>>,
     /// Name of the input, written into dead letters.
     pub source: String,
+    /// Topics or other streams that receive the same outputs.
+    pub stream: Option<Box<dyn StreamSink>>,
 }
 
 /// What the collector saw.
@@ -49,6 +93,7 @@ pub struct CollectorStats {
 /// Returns the first write error of a sink.
 pub fn collect(
     outputs: &Receiver<ShardOutput>,
+    shards: usize,
     config: IncidentConfig,
     mut global: Option<GlobalStage>,
     mut sinks: CollectorSinks,
@@ -56,6 +101,7 @@ pub fn collect(
     let mut engine = IncidentEngine::new(config);
     let mut stats = CollectorStats::default();
     let mut global_signals = Vec::new();
+    let mut progress = Progress::new(shards);
     for mut output in outputs {
         for dead in &output.rejects {
             record_reject(&mut stats, dead, &mut sinks)?;
@@ -64,10 +110,17 @@ pub fn collect(
             record_signal(&mut stats, &mut engine, signal, &mut sinks)?;
         }
         if let Some(global) = global.as_mut() {
-            global.accept(&mut output, &mut global_signals);
+            let watermark = |line| sinks.stream.as_ref().and_then(|s| s.watermark(line));
+            global.accept(&mut output, &mut global_signals, watermark);
         }
         for signal in global_signals.drain(..) {
             record_signal(&mut stats, &mut engine, &signal, &mut sinks)?;
+        }
+        if let (Some(line), Some(stream)) = (
+            progress.advance(output.shard, output.through_line),
+            sinks.stream.as_mut(),
+        ) {
+            stream.processed_through(line);
         }
     }
     if let Some(global) = global.as_mut() {
@@ -82,7 +135,51 @@ pub fn collect(
     {
         sink.flush()?;
     }
+    if let Some(stream) = sinks.stream.as_mut() {
+        if let Some(line) = progress.all_done() {
+            stream.processed_through(line);
+        }
+        stream.finish()?;
+    }
     Ok(stats)
+}
+
+/// How far every shard has come: a line is fully processed once each shard
+/// has reported a batch stamped at or past it.
+struct Progress {
+    through: Vec<u64>,
+    reported: u64,
+    highest: u64,
+}
+
+impl Progress {
+    fn new(shards: usize) -> Self {
+        Self {
+            through: vec![0; shards.max(1)],
+            reported: 0,
+            highest: 0,
+        }
+    }
+
+    /// Notes that `shard` is done through `line`; returns the new line up
+    /// to which all shards are done, when it moved.
+    fn advance(&mut self, shard: usize, line: u64) -> Option<u64> {
+        self.through[shard] = self.through[shard].max(line);
+        self.highest = self.highest.max(line);
+        let low = self.through.iter().copied().min().unwrap_or(0);
+        (low > self.reported).then(|| {
+            self.reported = low;
+            low
+        })
+    }
+
+    /// Once every shard has hung up, everything read is processed.
+    fn all_done(&mut self) -> Option<u64> {
+        (self.highest > self.reported).then(|| {
+            self.reported = self.highest;
+            self.highest
+        })
+    }
 }
 
 fn record_reject(
@@ -102,6 +199,9 @@ fn record_reject(
         );
     } else if total.is_multiple_of(REJECT_LOG_EVERY) {
         tracing::warn!(rejected = total, "Events keep being rejected");
+    }
+    if let Some(stream) = sinks.stream.as_mut() {
+        stream.dead_letter(dead)?;
     }
     match sinks.dead_letter.as_mut() {
         Some(sink) => dead.write_json(&sinks.source, sink.as_mut()),
@@ -124,8 +224,27 @@ fn record_signal(
         serde_json::to_writer(&mut *sink, incident)?;
         sink.write_all(b"\n")?;
     }
+    if let Some(stream) = sinks.stream.as_mut() {
+        stream.incident(incident)?;
+    }
     stats
         .incidents
         .insert(incident.incident_id.clone(), incident.clone());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Progress;
+
+    #[test]
+    fn a_line_is_done_only_once_every_shard_has_passed_it() {
+        let mut progress = Progress::new(2);
+        assert_eq!(progress.advance(0, 100), None, "shard 1 has reported nothing");
+        assert_eq!(progress.advance(1, 40), Some(40));
+        assert_eq!(progress.advance(1, 150), Some(100));
+        assert_eq!(progress.advance(0, 100), None, "nothing new is done");
+        assert_eq!(progress.all_done(), Some(150), "the end covers every line read");
+        assert_eq!(progress.all_done(), None);
+    }
 }

@@ -5,14 +5,23 @@
 //! them until every shard has reported progress past their input line, and
 //! then runs them in line order. Every shard count thus feeds the stage the
 //! same sequence, and its correlations fire identically.
+//!
+//! A source that interleaves partitions (Kafka) delivers a user's events in
+//! order but mixes users differently from run to run, and a backlog arrives
+//! in per-partition chunks hours of event time apart. For such a source
+//! the stage also waits for the event-time watermark (the least time every
+//! partition has reached) and runs events in event-time order, ties broken
+//! by the record's bytes, so the order no longer depends on how partitions
+//! were interleaved.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::shard::{Forwarded, ShardOutput};
-use crate::event::{DecodeLimits, decode};
+use crate::event::{DecodeLimits, decode, event_time};
 use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
 use crate::signal::Signal;
+use crate::time::Timestamp;
 
 /// Forwarded events waiting for their turn, in line order.
 struct Waiting(Forwarded);
@@ -37,12 +46,46 @@ impl Ord for Waiting {
     }
 }
 
+/// A forwarded event past the line gate, waiting for the watermark.
+struct Timed {
+    at: Timestamp,
+    forwarded: Forwarded,
+}
+
+impl Timed {
+    fn key(&self) -> (Timestamp, &[u8]) {
+        (self.at, &self.forwarded.record)
+    }
+}
+
+impl PartialEq for Timed {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Timed {}
+
+impl PartialOrd for Timed {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Timed {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
 /// The correlations not grouped by user, fed in input order.
 pub struct GlobalStage {
     stage: RuleStage,
     feed: RuleFeed,
     progress: Vec<u64>,
     waiting: BinaryHeap<Reverse<Waiting>>,
+    /// With event-time ordering: events past the line gate, by time.
+    timed: Option<BinaryHeap<Reverse<Timed>>>,
     limits: DecodeLimits,
 }
 
@@ -55,45 +98,81 @@ impl GlobalStage {
             feed: feed.clone(),
             progress: vec![0; shards],
             waiting: BinaryHeap::new(),
+            timed: None,
             limits,
         }
     }
 
+    /// The same stage, running events in event-time order up to the
+    /// source's watermark, for sources that interleave partitions.
+    #[must_use]
+    pub fn ordered_by_event_time(mut self) -> Self {
+        self.timed = Some(BinaryHeap::new());
+        self
+    }
+
     /// Takes a shard's forwarded events and progress, and runs every event
-    /// all shards have now passed; signals raised are appended.
-    pub fn accept(&mut self, output: &mut ShardOutput, signals: &mut Vec<Signal>) {
+    /// all shards have now passed (and, when ordering by event time, that
+    /// the watermark `watermark_at(line)` has passed); signals raised are
+    /// appended.
+    pub fn accept(
+        &mut self,
+        output: &mut ShardOutput,
+        signals: &mut Vec<Signal>,
+        watermark_at: impl Fn(u64) -> Option<Timestamp>,
+    ) {
         self.waiting
             .extend(output.forwarded.drain(..).map(|f| Reverse(Waiting(f))));
         if let Some(seen) = self.progress.get_mut(output.shard) {
             *seen = (*seen).max(output.through_line);
         }
         let passed = self.progress.iter().copied().min().unwrap_or(0);
-        self.run_through(passed, signals);
+        let watermark = watermark_at(passed);
+        self.run_through(passed, watermark, signals);
     }
 
     /// Runs everything still waiting; for the end of the input.
     pub fn finish(&mut self, signals: &mut Vec<Signal>) {
-        self.run_through(u64::MAX, signals);
+        self.run_through(u64::MAX, Some(Timestamp(i64::MAX)), signals);
     }
 
-    /// Events held back for shards that have not caught up yet.
+    /// Events held back for shards or partitions that have not caught up.
     #[must_use]
     pub fn waiting(&self) -> usize {
-        self.waiting.len()
+        self.waiting.len() + self.timed.as_ref().map_or(0, BinaryHeap::len)
     }
 
-    fn run_through(&mut self, line: u64, signals: &mut Vec<Signal>) {
-        if self.waiting.peek().is_none_or(|next| next.0.0.line > line) {
-            return;
-        }
-        self.stage.refresh(&self.feed);
+    fn run_through(&mut self, line: u64, watermark: Option<Timestamp>, signals: &mut Vec<Signal>) {
+        let mut due = Vec::new();
         while let Some(next) = self.waiting.peek()
             && next.0.0.line <= line
         {
             let Some(Reverse(Waiting(forwarded))) = self.waiting.pop() else {
                 break;
             };
-            self.run(&forwarded, signals);
+            due.push(forwarded);
+        }
+        if let Some(timed) = self.timed.as_mut() {
+            timed.extend(due.drain(..).map(|forwarded| {
+                let at = event_time(&forwarded.record).unwrap_or(Timestamp(i64::MIN));
+                Reverse(Timed { at, forwarded })
+            }));
+            let watermark = watermark.unwrap_or(Timestamp(i64::MIN));
+            while let Some(next) = timed.peek()
+                && next.0.at <= watermark
+            {
+                let Some(Reverse(Timed { forwarded, .. })) = timed.pop() else {
+                    break;
+                };
+                due.push(forwarded);
+            }
+        }
+        if due.is_empty() {
+            return;
+        }
+        self.stage.refresh(&self.feed);
+        for forwarded in &due {
+            self.run(forwarded, signals);
         }
     }
 

@@ -26,7 +26,7 @@ use crate::detect::DetectorSet;
 use crate::rules::RuleFeed;
 
 pub use batch::RecordBatch;
-pub use collector::{CollectorSinks, CollectorStats};
+pub use collector::{CollectorSinks, CollectorStats, StreamSink};
 pub use dead_letter::DeadLetter;
 pub use global::GlobalStage;
 pub use reader::ReadStats;
@@ -115,13 +115,21 @@ impl Pipeline {
                 .collect();
             drop(output_tx);
 
-            let global = self
-                .settings
-                .rules
-                .as_ref()
-                .map(|feed| GlobalStage::new(feed, self.shards, self.settings.decode_limits));
-            let collected =
-                collector::collect(&output_rx, self.config.incidents.clone(), global, sinks);
+            let global = self.settings.rules.as_ref().map(|feed| {
+                let stage = GlobalStage::new(feed, self.shards, self.settings.decode_limits);
+                if sinks.stream.as_ref().is_some_and(|s| s.tracks_event_time()) {
+                    stage.ordered_by_event_time()
+                } else {
+                    stage
+                }
+            });
+            let collected = collector::collect(
+                &output_rx,
+                self.shards,
+                self.config.incidents.clone(),
+                global,
+                sinks,
+            );
             drop(output_rx);
             let shards: Vec<Shard> = workers
                 .into_iter()

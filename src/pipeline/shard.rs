@@ -67,6 +67,8 @@ pub struct Forwarded {
 pub struct ShardStats {
     /// Events decoded and applied to a profile.
     pub events: u64,
+    /// Events dropped because their `event_id` was seen recently.
+    pub duplicates: u64,
     /// Evaluations skipped because the user was in cold start, by detector.
     pub cold_start_skips: BTreeMap<&'static str, u64>,
 }
@@ -112,10 +114,25 @@ impl Shard {
             Ok(event) => event,
             Err(reject) => return refuse(record, line, reject, out),
         };
+        if self.is_redelivery(&event) {
+            self.stats.duplicates += 1;
+            return;
+        }
         match self.apply(&event, out) {
             Ok(local) => self.run_rules(&event, local, record, line, out),
             Err(reject) => refuse(record, line, reject, out),
         }
+    }
+
+    /// Whether the event's id is among its user's recent ones: the source
+    /// delivered it again (at-least-once), and it was already counted.
+    fn is_redelivery(&self, event: &Event<'_>) -> bool {
+        let Some(id) = event.event_id.as_deref() else {
+            return false;
+        };
+        self.profiles
+            .get(&*event.user_id)
+            .is_some_and(|profile| profile.recent_ids.contains(id))
     }
 
     fn run_rules(

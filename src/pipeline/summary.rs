@@ -17,6 +17,8 @@ pub struct RunSummary {
     pub read: ReadStats,
     /// Events applied to profiles.
     pub events: u64,
+    /// Events dropped as redeliveries of a recent `event_id`.
+    pub duplicates: u64,
     /// Records refused, by reason.
     pub rejects: BTreeMap<RejectReason, u64>,
     /// Signals raised, by detector or rule id.
@@ -47,6 +49,7 @@ impl RunSummary {
         let mut summary = Self {
             read,
             events: 0,
+            duplicates: 0,
             rejects: collected.rejects,
             signals: collected.signals,
             revisions: collected.revisions,
@@ -60,6 +63,7 @@ impl RunSummary {
         for shard in shards {
             let stats = shard.stats();
             summary.events += stats.events;
+            summary.duplicates += stats.duplicates;
             summary.users += shard.users() as u64;
             summary.state_bytes += shard.state_bytes() as u64;
             add_counts(&mut summary.cold_start_skips, stats.cold_start_skips);
@@ -93,9 +97,11 @@ impl fmt::Display for RunSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "records {}  events {}  rejected {}  users {}  signals {}  incidents {} ({} revisions)",
+            "records {}  events {}  duplicates {}  rejected {}  users {}  signals {}  \
+             incidents {} ({} revisions)",
             self.read.records,
             self.events,
+            self.duplicates,
             self.rejected(),
             self.users,
             self.signals.values().sum::<u64>(),

@@ -5,6 +5,7 @@ mod daily;
 mod hours;
 mod ips;
 mod keys;
+mod recent_ids;
 
 use crate::event::Event;
 use crate::time::{LocalTime, Timestamp, weekday_of};
@@ -13,6 +14,7 @@ pub use daily::{Baseline, DailyUsage, DayTotal, HISTORY_DAYS};
 pub use hours::{ActivityHours, hours_in};
 pub use ips::{Familiarity, IpSighting, KnownIps, epoch_seconds, same_prefix};
 pub use keys::{KeyCounter, KeyUsage};
+pub use recent_ids::RecentIds;
 
 /// Bounds on what one profile may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -22,6 +24,9 @@ pub struct ProfileLimits {
     pub max_ips_per_user: usize,
     /// Keys counted per user; the least recently used is evicted.
     pub max_keys_per_user: usize,
+    /// Event ids remembered per user to drop redelivered events; 0 turns
+    /// the check off.
+    pub recent_event_ids: usize,
 }
 
 impl Default for ProfileLimits {
@@ -29,6 +34,7 @@ impl Default for ProfileLimits {
         Self {
             max_ips_per_user: 32,
             max_keys_per_user: 8,
+            recent_event_ids: 32,
         }
     }
 }
@@ -44,6 +50,8 @@ pub struct Profile {
     pub ips: KnownIps,
     /// Per-key rate and quota counters.
     pub keys: KeyUsage,
+    /// Recent event ids, to recognise redelivered events.
+    pub recent_ids: RecentIds,
     /// Events recorded (saturating).
     pub events: u32,
     /// The latest event time recorded.
@@ -59,6 +67,7 @@ impl Profile {
             hours: ActivityHours::default(),
             ips: KnownIps::default(),
             keys: KeyUsage::default(),
+            recent_ids: RecentIds::default(),
             events: 0,
             last_seen: at,
         }
@@ -91,6 +100,9 @@ impl Profile {
             self.keys
                 .record(key_id, second, local.day, limits.max_keys_per_user);
         }
+        if let Some(id) = event.event_id.as_deref() {
+            self.recent_ids.insert(id, limits.recent_event_ids);
+        }
         self.events = self.events.saturating_add(1);
         self.last_seen = self.last_seen.max(event.timestamp);
     }
@@ -105,6 +117,9 @@ impl Profile {
     /// the heap (not counting the map entry that owns it).
     #[must_use]
     pub fn state_bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.ips.heap_bytes() + self.keys.heap_bytes()
+        std::mem::size_of::<Self>()
+            + self.ips.heap_bytes()
+            + self.keys.heap_bytes()
+            + self.recent_ids.heap_bytes()
     }
 }

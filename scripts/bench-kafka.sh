@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Measures vigil on Kafka against the broker's own limit, on this machine:
+#  1. throughput: generated events (with attacks) on a 3-partition topic,
+#     read once by a drain-only librdkafka consumer and once by `vigil run`;
+#     prints both rates (first message to last) and their ratio;
+#  2. latency: events published at a steady rate while `vigil run`
+#     consumes them; prints produce-to-incident p50/p99/p99.9.
+# Starts its own broker (installing tansu if missing) and stops it after.
+#
+#   scripts/bench-kafka.sh [USERS] [DAYS] [RATE]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+users=${1:-400}
+days=${2:-14}
+rate=${3:-2000}
+port=${VIGIL_BENCH_KAFKA_PORT:-19192}
+
+cargo build --release --quiet --examples --bin vigil
+vigil=target/release/vigil
+work=$(mktemp -d)
+broker_dir=$work/broker
+trap 'scripts/kafka-broker.sh stop "$broker_dir"; rm -rf "$work"' EXIT
+brokers=$(scripts/kafka-broker.sh start "$broker_dir" "$port")
+
+"$vigil" gen --users "$users" --days "$days" --seed 1 --attacks > "$work/events.jsonl" 2>/dev/null
+total=$(grep -c . "$work/events.jsonl")
+echo "events: $total"
+scripts/kafka-broker.sh topic "$broker_dir" bench-events 3
+"$vigil" produce --brokers "$brokers" --topic bench-events --input "$work/events.jsonl"
+
+drain=$(target/release/examples/kafka_drain "$brokers" bench-events "$total")
+echo "$drain"
+drain_rate=$(echo "$drain" | awk '{ print $(NF-1) }')
+
+cat > "$work/vigil.toml" <<TOML
+[kafka]
+brokers = "$brokers"
+topics = ["bench-events"]
+group_id = "bench-vigil"
+dead_letter_topic = ""
+incidents_topic = "bench-incidents"
+[kafka.properties]
+"fetch.wait.max.ms" = "10"
+TOML
+scripts/kafka-broker.sh topic "$broker_dir" bench-incidents 1
+"$vigil" run --config "$work/vigil.toml" --incidents /dev/null --idle-exit-secs 3 \
+  2> "$work/run.log"
+grep -E '^records' "$work/run.log"
+vigil_rate=$(awk '/Kafka input ended/ {
+    for (i = 1; i <= NF; i++) {
+      if ($i ~ /^messages=/) { split($i, m, "="); n = m[2] }
+      if ($i ~ /^active_secs=/) { split($i, s, "="); t = s[2] }
+    }
+  } END { printf "%.0f", n / t }' "$work/run.log")
+echo "vigil run: $vigil_rate events/s (first message to last)"
+awk -v d="$drain_rate" -v v="$vigil_rate" \
+  'BEGIN { printf "vigil / drain-only consumer: %.2f\n", v / d }'
+
+echo "latency at $rate events/s:"
+scripts/kafka-broker.sh topic "$broker_dir" latency-events 3
+scripts/kafka-broker.sh topic "$broker_dir" latency-incidents 1
+sed -e 's/bench-events/latency-events/; s/bench-incidents/latency-incidents/' \
+  -e 's/bench-vigil/latency-vigil/' "$work/vigil.toml" > "$work/latency.toml"
+"$vigil" run --config "$work/latency.toml" --incidents /dev/null --idle-exit-secs 30 \
+  2> "$work/latency.log" &
+vigil_pid=$!
+sleep 3
+target/release/examples/kafka_latency "$brokers" latency-events latency-incidents "$rate" 20
+kill -TERM "$vigil_pid"
+wait "$vigil_pid"

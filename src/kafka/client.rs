@@ -1,0 +1,72 @@
+//! librdkafka client settings from `[kafka]`, with credentials read from
+//! the environment only.
+
+use std::path::PathBuf;
+
+use rdkafka::ClientConfig;
+
+use crate::config::KafkaConfig;
+
+/// Credentials vigil passes to librdkafka, by the variable that holds them.
+/// Each may instead name a file through `<VARIABLE>_FILE`.
+const SECRETS: [(&str, &str); 2] = [
+    ("VIGIL_KAFKA_SASL_PASSWORD", "sasl.password"),
+    ("VIGIL_KAFKA_SSL_KEY_PASSWORD", "ssl.key.password"),
+];
+
+/// Why a Kafka client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum KafkaSetupError {
+    /// A `…_FILE` variable names a file that cannot be read.
+    #[error("cannot read {variable} file {path}: {source}")]
+    SecretFile {
+        /// The variable.
+        variable: String,
+        /// The file it names.
+        path: PathBuf,
+        /// Why reading failed.
+        source: std::io::Error,
+    },
+    /// librdkafka refused the settings.
+    #[error("kafka client: {0}")]
+    Client(#[from] rdkafka::error::KafkaError),
+}
+
+/// Settings shared by consumers and producers: the brokers, the configured
+/// pass-through properties and the credentials from the environment.
+///
+/// # Errors
+/// Names a secret file that cannot be read.
+pub fn client_config(config: &KafkaConfig) -> Result<ClientConfig, KafkaSetupError> {
+    let mut client = ClientConfig::new();
+    client.set("bootstrap.servers", config.brokers.trim());
+    for (key, value) in &config.properties {
+        client.set(key, value);
+    }
+    for (variable, property) in SECRETS {
+        if let Some(secret) = read_secret(variable)? {
+            client.set(property, secret);
+        }
+    }
+    Ok(client)
+}
+
+/// The secret in `variable`, or in the file `<variable>_FILE` names.
+fn read_secret(variable: &str) -> Result<Option<String>, KafkaSetupError> {
+    if let Ok(value) = std::env::var(variable) {
+        return Ok(Some(value));
+    }
+    let file_variable = format!("{variable}_FILE");
+    let Ok(path) = std::env::var(&file_variable) else {
+        return Ok(None);
+    };
+    let path = PathBuf::from(path);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned())),
+        Err(source) => Err(KafkaSetupError::SecretFile {
+            variable: file_variable,
+            path,
+            source,
+        }),
+    }
+}

@@ -1,0 +1,106 @@
+//! Publishing JSON lines to a topic, keyed by `user_id` so each user's
+//! events stay in one partition and so in one consumer.
+
+use std::io::{self, BufRead};
+use std::time::Duration;
+
+use rdkafka::producer::{BaseRecord, Producer};
+
+use super::client::KafkaSetupError;
+use super::sink::output_producer;
+use crate::config::KafkaConfig;
+use crate::event::route_key;
+
+/// How long the final flush waits for outstanding deliveries.
+const FLUSH_TIMEOUT: Duration = Duration::from_mins(1);
+/// Pause before retrying a send into a full local queue.
+const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(2);
+
+/// What a publishing run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProduceStats {
+    /// Messages published.
+    pub messages: u64,
+    /// Blank lines skipped.
+    pub blank: u64,
+    /// Messages the brokers refused.
+    pub failed: u64,
+}
+
+/// Why publishing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    /// The producer could not be set up.
+    #[error(transparent)]
+    Setup(#[from] KafkaSetupError),
+    /// Reading the input failed.
+    #[error("reading input: {0}")]
+    Read(#[from] io::Error),
+    /// librdkafka refused a message or the final flush timed out.
+    #[error("producing to {topic}: {source}")]
+    Produce {
+        /// The topic.
+        topic: String,
+        /// What librdkafka said.
+        source: rdkafka::error::KafkaError,
+    },
+}
+
+/// Publishes every non-blank line of `input` to `topic`, keyed by the
+/// line's `user_id` (lines without one are published unkeyed, so the
+/// consumer can refuse them with a reason).
+///
+/// # Errors
+/// Returns setup, read or produce errors.
+pub fn produce_lines(
+    config: &KafkaConfig,
+    topic: &str,
+    input: impl BufRead,
+) -> Result<ProduceStats, ProduceError> {
+    let producer = output_producer(config)?;
+    let mut stats = ProduceStats::default();
+    for line in input.split(b'\n') {
+        let line = line?;
+        let record = line.strip_suffix(b"\r").unwrap_or(&line);
+        if record.iter().all(u8::is_ascii_whitespace) {
+            stats.blank += 1;
+            continue;
+        }
+        // `route_key` falls back to the whole record when it finds no
+        // `user_id`; such a record goes unkeyed.
+        let key = route_key(record);
+        let mut message = BaseRecord::<[u8], [u8]>::to(topic).payload(record);
+        if key.len() < record.len() {
+            message = message.key(key.as_ref());
+        }
+        loop {
+            match producer.send(message) {
+                Ok(()) => break,
+                Err((
+                    rdkafka::error::KafkaError::MessageProduction(
+                        rdkafka::types::RDKafkaErrorCode::QueueFull,
+                    ),
+                    back,
+                )) => {
+                    message = back;
+                    std::thread::sleep(QUEUE_FULL_PAUSE);
+                }
+                Err((source, _)) => {
+                    return Err(ProduceError::Produce {
+                        topic: topic.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
+        stats.messages += 1;
+    }
+    producer
+        .flush(FLUSH_TIMEOUT)
+        .map_err(|source| ProduceError::Produce {
+            topic: topic.to_owned(),
+            source,
+        })?;
+    stats.failed = producer.context().failed();
+    Ok(stats)
+}

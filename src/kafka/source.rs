@@ -1,0 +1,363 @@
+//! The Kafka source: a consumer-group member read as a stream of lines, so
+//! the pipeline treats a topic exactly like a file.
+//!
+//! Polling is batched: one blocking poll waits for the first message, then
+//! whatever librdkafka has already fetched is drained without waiting, up to
+//! [`READ_BYTES`]. A read shorter than the router's full-read size makes it
+//! send partial batches at once, so a trickle of events is analyzed as it
+//! arrives while a backlog still moves in large batches.
+
+use std::io::{self, BufRead, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::message::Message;
+use rdkafka::{ClientContext, TopicPartitionList};
+
+use super::client::{KafkaSetupError, client_config};
+use super::ledger::{Ledger, Position};
+use crate::config::KafkaConfig;
+use crate::event::event_time;
+use crate::time::Timestamp;
+
+/// Bytes gathered per read before handing them to the router.
+const READ_BYTES: usize = 256 * 1024;
+/// How long one poll waits for the first message of a read.
+const POLL_WAIT: Duration = Duration::from_millis(100);
+
+/// How long a partition may deliver nothing before the watermark stops
+/// waiting for it.
+const PARTITION_IDLE: Duration = Duration::from_secs(2);
+
+/// The event time a partition has reached.
+struct PartitionTime {
+    topic: Arc<str>,
+    partition: i32,
+    latest: Timestamp,
+    /// When its latest message was read (wall clock, for idleness only).
+    read_at: Instant,
+}
+
+/// The consumer type vigil runs.
+pub type VigilConsumer = BaseConsumer<GroupContext>;
+
+/// Reacts to partition revocation: commits what is processed and forgets
+/// the rest, which the partition's next owner will read again.
+pub struct GroupContext {
+    ledger: Ledger,
+}
+
+impl ClientContext for GroupContext {}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Revoke(partitions) => {
+                let revoked: Vec<(String, i32)> = partitions
+                    .elements()
+                    .iter()
+                    .map(|p| (p.topic().to_owned(), p.partition()))
+                    .collect();
+                self.ledger.forget_partitions(&revoked);
+                if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+                    tracing::debug!(error = %e, "No offsets to commit before revocation");
+                }
+                tracing::info!(partitions = revoked.len(), "Partitions revoked");
+            }
+            Rebalance::Assign(partitions) => {
+                tracing::info!(partitions = partitions.count(), "Partitions assigned");
+            }
+            Rebalance::Error(e) => tracing::warn!(error = %e, "Rebalance failed"),
+        }
+    }
+}
+
+/// When the source stops by itself.
+#[derive(Debug, Clone, Default)]
+pub struct SourceOptions {
+    /// End the input once no message has arrived for this long (for
+    /// replays and batch jobs); `None` runs until a stop is requested.
+    pub idle_exit: Option<Duration>,
+}
+
+/// Joins the consumer group and subscribes to the configured topics.
+/// Offsets are stored by vigil once events are processed and committed by
+/// librdkafka in the background and by vigil at shutdown.
+///
+/// # Errors
+/// Returns a setup error for bad settings or an unreachable subscription.
+pub fn subscribe(config: &KafkaConfig, ledger: &Ledger) -> Result<VigilConsumer, KafkaSetupError> {
+    let mut client = client_config(config)?;
+    client
+        .set("group.id", &config.group_id)
+        .set("enable.auto.offset.store", "false")
+        .set("enable.auto.commit", "true")
+        .set(
+            "auto.commit.interval.ms",
+            config.commit_interval_ms.to_string(),
+        )
+        .set("auto.offset.reset", "earliest")
+        .set("enable.partition.eof", "false");
+    // Configured properties win over vigil's choices for the consumer.
+    for (key, value) in &config.properties {
+        client.set(key, value);
+    }
+    let consumer: VigilConsumer = client.create_with_context(GroupContext {
+        ledger: ledger.clone(),
+    })?;
+    let topics: Vec<&str> = config
+        .topics
+        .iter()
+        .map(String::as_str)
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    consumer.subscribe(&topics)?;
+    Ok(consumer)
+}
+
+/// Messages as JSON lines, one line per message, each entered in the ledger
+/// under its line number.
+pub struct KafkaInput {
+    consumer: Arc<VigilConsumer>,
+    ledger: Ledger,
+    stop: Arc<AtomicBool>,
+    options: SourceOptions,
+    buffer: Vec<u8>,
+    position: usize,
+    lines: u64,
+    last_message: Instant,
+    first_message: Option<Instant>,
+    ended: bool,
+    /// Topic names interned once, so ledger entries share them.
+    topics: Vec<Arc<str>>,
+    /// The latest event time read from each partition, and when.
+    partition_times: Vec<PartitionTime>,
+}
+
+impl KafkaInput {
+    /// Reads `consumer` until `stop` is set (or the input idles out).
+    #[must_use]
+    pub fn new(
+        consumer: Arc<VigilConsumer>,
+        ledger: Ledger,
+        stop: Arc<AtomicBool>,
+        options: SourceOptions,
+    ) -> Self {
+        Self {
+            consumer,
+            ledger,
+            stop,
+            options,
+            buffer: Vec::with_capacity(READ_BYTES + 64 * 1024),
+            position: 0,
+            lines: 0,
+            last_message: Instant::now(),
+            first_message: None,
+            ended: false,
+            topics: Vec::new(),
+            partition_times: Vec::new(),
+        }
+    }
+
+    /// Fills the buffer with the next messages; leaves it empty at the end
+    /// of the input.
+    fn refill(&mut self) {
+        self.buffer.clear();
+        self.position = 0;
+        let mut wait = POLL_WAIT;
+        let consumer = Arc::clone(&self.consumer);
+        while self.buffer.len() < READ_BYTES {
+            if self.stop.load(Ordering::Relaxed) || self.idled_out() {
+                if self.buffer.is_empty() {
+                    self.end();
+                }
+                return;
+            }
+            match consumer.poll(wait) {
+                Some(Ok(message)) => {
+                    if wait > Duration::ZERO {
+                        // The first message of a read: the assignment is
+                        // in place now, and may have changed since the last.
+                        self.note_assignment(&consumer);
+                    }
+                    let position = self.position_of(&message);
+                    self.append(message.payload().unwrap_or_default(), position);
+                    wait = Duration::ZERO;
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "Kafka consumer error");
+                    if !self.buffer.is_empty() {
+                        return;
+                    }
+                }
+                None if self.buffer.is_empty() => {}
+                None => return,
+            }
+        }
+    }
+
+    /// Reports, once, how many messages were read and over what span (from
+    /// the first message to the last, so joining the group and the final
+    /// idle wait do not count).
+    fn end(&mut self) {
+        if std::mem::replace(&mut self.ended, true) {
+            return;
+        }
+        let active_secs = self
+            .first_message
+            .map_or(0.0, |first| (self.last_message - first).as_secs_f64());
+        tracing::info!(messages = self.lines, active_secs, "Kafka input ended");
+    }
+
+    /// Notes the event time `payload` reached on its partition; returns the
+    /// watermark, the least such time over the partitions read so far.
+    /// Each partition is in event-time order (producers key by user and
+    /// send in order), so no event older than the watermark is still to
+    /// come, except late ones.
+    ///
+    /// A partition that has delivered nothing for [`PARTITION_IDLE`] no
+    /// longer holds the watermark back, so one quiet partition does not
+    /// stall cross-user rules; its next event may then arrive late.
+    fn advance_watermark(&mut self, position: &Position, payload: &[u8]) -> Option<Timestamp> {
+        let now = self.last_message;
+        if let Some(at) = event_time(payload) {
+            let found = self
+                .partition_times
+                .iter_mut()
+                .find(|p| p.partition == position.partition && *p.topic == *position.topic);
+            match found {
+                Some(entry) => {
+                    entry.latest = entry.latest.max(at);
+                    entry.read_at = now;
+                }
+                None => self.partition_times.push(PartitionTime {
+                    topic: Arc::clone(&position.topic),
+                    partition: position.partition,
+                    latest: at,
+                    read_at: now,
+                }),
+            }
+        }
+        self.partition_times
+            .iter()
+            .filter(|p| now.duration_since(p.read_at) < PARTITION_IDLE)
+            .map(|p| p.latest)
+            .min()
+    }
+
+    /// Enters assigned partitions that have delivered nothing yet, so the
+    /// watermark waits for them (up to [`PARTITION_IDLE`]) instead of
+    /// running ahead of their events.
+    fn note_assignment(&mut self, consumer: &VigilConsumer) {
+        let Ok(assigned) = consumer.assignment() else {
+            return;
+        };
+        let now = Instant::now();
+        for element in assigned.elements() {
+            let known = self
+                .partition_times
+                .iter()
+                .any(|p| p.partition == element.partition() && *p.topic == *element.topic());
+            if !known {
+                let topic = self.intern(element.topic());
+                self.partition_times.push(PartitionTime {
+                    topic,
+                    partition: element.partition(),
+                    latest: Timestamp(i64::MIN),
+                    read_at: now,
+                });
+            }
+        }
+    }
+
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(topic) = self.topics.iter().find(|t| ***t == *name) {
+            return Arc::clone(topic);
+        }
+        let topic: Arc<str> = Arc::from(name);
+        self.topics.push(Arc::clone(&topic));
+        topic
+    }
+
+    fn idled_out(&self) -> bool {
+        self.options
+            .idle_exit
+            .is_some_and(|idle| self.last_message.elapsed() >= idle)
+    }
+
+    fn position_of(&mut self, message: &impl Message) -> Position {
+        Position {
+            topic: self.intern(message.topic()),
+            partition: message.partition(),
+            offset: message.offset(),
+        }
+    }
+
+    /// Appends one message as one line. Line breaks inside a message (a
+    /// pretty-printed JSON object) become spaces, which JSON reads as
+    /// whitespace, so the message stays one record.
+    fn append(&mut self, payload: &[u8], position: Position) {
+        let start = self.buffer.len();
+        self.buffer.extend_from_slice(payload);
+        for byte in &mut self.buffer[start..] {
+            if *byte == b'\n' || *byte == b'\r' {
+                *byte = b' ';
+            }
+        }
+        self.buffer.push(b'\n');
+        self.lines += 1;
+        self.last_message = Instant::now();
+        self.first_message.get_or_insert(self.last_message);
+        let watermark = self.advance_watermark(&position, payload);
+        self.ledger.push(self.lines, position, watermark);
+    }
+}
+
+impl Read for KafkaInput {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for KafkaInput {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.position >= self.buffer.len() {
+            self.refill();
+        }
+        Ok(&self.buffer[self.position..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.position = (self.position + amount).min(self.buffer.len());
+    }
+}
+
+/// Stores `next` offsets (one past the last processed message) for the
+/// background commit.
+pub(super) fn store_offsets(
+    consumer: &VigilConsumer,
+    next: &std::collections::BTreeMap<(Arc<str>, i32), i64>,
+) {
+    if next.is_empty() {
+        return;
+    }
+    let mut list = TopicPartitionList::new();
+    for ((topic, partition), offset) in next {
+        if let Err(e) =
+            list.add_partition_offset(topic, *partition, rdkafka::Offset::Offset(*offset))
+        {
+            tracing::warn!(error = %e, "Offset not stored");
+        }
+    }
+    if let Err(e) = consumer.store_offsets(&list) {
+        // A partition revoked meanwhile refuses the store; its next owner
+        // reads the unconfirmed events again.
+        tracing::debug!(error = %e, "Offsets not stored");
+    }
+}

@@ -1,0 +1,421 @@
+//! The Kafka source against a real broker (started by `scripts/test.sh`,
+//! which exports its address as `VIGIL_TEST_KAFKA_BROKERS`): the same
+//! incidents as a file run, refused records on the dead-letter topic with
+//! their reason, a clean stop on SIGTERM that loses and repeats nothing, and
+//! redelivered events counted once.
+#![cfg(feature = "kafka")]
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use vigil::synth::{GenConfig, generate};
+
+/// The broker's address. Without one the tests fail, unless
+/// `VIGIL_SKIP_KAFKA_TESTS=1` says to skip them on purpose (or the crate is
+/// built with `--no-default-features`, which leaves them out).
+fn brokers() -> Option<String> {
+    if let Ok(brokers) = std::env::var("VIGIL_TEST_KAFKA_BROKERS") {
+        return Some(brokers);
+    }
+    assert!(
+        std::env::var("VIGIL_SKIP_KAFKA_TESTS").is_ok_and(|v| v == "1"),
+        "VIGIL_TEST_KAFKA_BROKERS is unset: run scripts/test.sh, which starts a broker, \
+         or set VIGIL_SKIP_KAFKA_TESTS=1"
+    );
+    eprintln!("skipped: VIGIL_SKIP_KAFKA_TESTS=1");
+    None
+}
+
+/// A topic name no other test or earlier run uses.
+fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+fn create_topic(brokers: &str, topic: &str, partitions: u32) {
+    let status = Command::new("tansu")
+        .args(["topic", "create", "--broker"])
+        .arg(format!("tcp://{brokers}"))
+        .args(["--partitions", &partitions.to_string(), topic])
+        .stdout(Stdio::null())
+        .status()
+        .expect("the tansu command is installed by scripts/test.sh");
+    assert!(status.success(), "creating topic {topic}");
+}
+
+fn vigil() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+}
+
+fn produce(brokers: &str, topic: &str, file: &Path) {
+    let output = vigil()
+        .args(["produce", "--brokers", brokers, "--topic", topic, "--input"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Topics of one test run.
+struct Topics {
+    events: String,
+    dead_letters: String,
+    incidents: String,
+    group: String,
+}
+
+impl Topics {
+    fn create(brokers: &str, name: &str, partitions: u32) -> Self {
+        let topics = Self {
+            events: unique(&format!("{name}-events")),
+            dead_letters: unique(&format!("{name}-dlq")),
+            incidents: unique(&format!("{name}-incidents")),
+            group: unique(&format!("{name}-group")),
+        };
+        create_topic(brokers, &topics.events, partitions);
+        create_topic(brokers, &topics.dead_letters, 1);
+        create_topic(brokers, &topics.incidents, 1);
+        topics
+    }
+
+    /// A `vigil.toml` reading these topics.
+    fn config(&self, brokers: &str, dir: &Path) -> PathBuf {
+        let path = dir.join("vigil.toml");
+        let text = format!(
+            "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"{}\"]\ngroup_id = \"{}\"\n\
+             dead_letter_topic = \"{}\"\nincidents_topic = \"{}\"\ncommit_interval_ms = 200\n\
+             [kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n",
+            self.events, self.group, self.dead_letters, self.incidents
+        );
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+fn run_args(config: &Path, idle_exit_secs: u32) -> Vec<String> {
+    vec![
+        "run".to_owned(),
+        "--config".to_owned(),
+        config.display().to_string(),
+        "--incidents".to_owned(),
+        "/dev/null".to_owned(),
+        "--shards".to_owned(),
+        "2".to_owned(),
+        "--idle-exit-secs".to_owned(),
+        idle_exit_secs.to_string(),
+    ]
+}
+
+/// Runs vigil on the topics until the input idles; returns its output.
+fn run_until_idle(config: &Path) -> Output {
+    let output = vigil().args(run_args(config, 5)).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// A number from the run summary on stderr, such as `events 1234`.
+fn summary_count(output: &Output, name: &str) -> u64 {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("records "))
+        .unwrap_or_else(|| panic!("no summary in {stderr}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| *w == name)
+        .unwrap_or_else(|| panic!("no {name} in {line}"));
+    words[at + 1].parse().unwrap()
+}
+
+/// Every message of `topic`, read from the start until `expected` arrived
+/// or nothing more came for a few seconds.
+/// A message read back: its payload and its headers.
+type Received = (Vec<u8>, Vec<(String, String)>);
+
+fn read_topic(brokers: &str, topic: &str, expected: usize) -> Vec<Received> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut messages = Vec::new();
+    let mut last = Instant::now();
+    while messages.len() < expected && last.elapsed() < Duration::from_secs(8) {
+        let Some(result) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = result.unwrap();
+        let headers = message
+            .headers()
+            .map(|h| {
+                h.iter()
+                    .map(|header| {
+                        let value = header
+                            .value
+                            .map(String::from_utf8_lossy)
+                            .unwrap_or_default();
+                        (header.key.to_owned(), value.into_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        messages.push((message.payload().unwrap_or_default().to_vec(), headers));
+        last = Instant::now();
+    }
+    messages
+}
+
+/// Generated traffic with attacks, written to a file.
+fn generated_file(dir: &Path, users: u32, days: u32) -> PathBuf {
+    let mut config = GenConfig::new(users, days, 3);
+    config.attacks = true;
+    let mut events = Vec::new();
+    generate(&config, &mut events).unwrap();
+    let path = dir.join("events.jsonl");
+    std::fs::write(&path, events).unwrap();
+    path
+}
+
+fn lines_of(text: &[u8]) -> BTreeSet<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn incidents_from_a_partitioned_topic_equal_those_of_the_file() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let events = generated_file(dir.path(), 80, 10);
+    let topics = Topics::create(&brokers, "equal", 3);
+    produce(&brokers, &topics.events, &events);
+
+    let from_file = vigil()
+        .args(["run", "--shards", "2", "--incidents", "-", "--input"])
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(from_file.status.success());
+    let expected = lines_of(&from_file.stdout);
+    assert!(!expected.is_empty(), "the attacks must produce incidents");
+
+    let run = run_until_idle(&topics.config(&brokers, dir.path()));
+    let published = read_topic(&brokers, &topics.incidents, expected.len());
+    let published: BTreeSet<String> = published
+        .iter()
+        .map(|(payload, _)| String::from_utf8_lossy(payload).into_owned())
+        .collect();
+
+    let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
+    assert_eq!(summary_count(&run, "records"), total);
+    let (file_users, file_groups) = split_by_scope(&expected);
+    let (topic_users, topic_groups) = split_by_scope(&published);
+    assert!(
+        !file_groups.is_empty(),
+        "the attacks include cross-user campaigns"
+    );
+    assert_same(&file_users, &topic_users);
+    assert_eq!(
+        file_groups, topic_groups,
+        "cross-user correlations fired for other groups"
+    );
+}
+
+/// Splits incident revisions into those built from per-user evidence only,
+/// which must match exactly, and the (rule, group) pairs of correlations
+/// grouped across users (by address or key). Those are evaluated in arrival
+/// order, and partitions interleave differently from the file, so the event
+/// that completes the threshold (and so the incident's user) may differ; the
+/// campaigns found must not.
+fn split_by_scope(revisions: &BTreeSet<String>) -> (BTreeSet<String>, BTreeSet<String>) {
+    let mut per_user = BTreeSet::new();
+    let mut groups = BTreeSet::new();
+    for line in revisions {
+        let incident: serde_json::Value = serde_json::from_str(line).unwrap();
+        let cross_user: Vec<String> = incident["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|signal| {
+                let group = signal["evidence"]["group"].as_object()?;
+                (!group.contains_key("user_id")).then(|| {
+                    format!(
+                        "{} {}",
+                        signal["name"],
+                        serde_json::Value::from(group.clone())
+                    )
+                })
+            })
+            .collect();
+        if cross_user.is_empty() {
+            per_user.insert(line.clone());
+        } else {
+            groups.extend(cross_user);
+        }
+    }
+    (per_user, groups)
+}
+
+fn assert_same(expected: &BTreeSet<String>, published: &BTreeSet<String>) {
+    let missing: Vec<&String> = expected.difference(published).take(3).collect();
+    let extra: Vec<&String> = published.difference(expected).take(3).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{} revisions from the file, {} from the topic\nmissing: {missing:#?}\nextra: {extra:#?}",
+        expected.len(),
+        published.len()
+    );
+}
+
+#[test]
+fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topics = Topics::create(&brokers, "dlq", 2);
+    let good = |i: u32| {
+        format!(
+            r#"{{"timestamp":"2026-11-02T09:00:{:02}Z","event_type":"api_access","user_id":"user-{i}","ip_address":"198.51.100.7","tokens_used":10}}"#,
+            i % 60
+        )
+    };
+    let mut lines: Vec<String> = (0..20).map(good).collect();
+    lines.insert(5, "{not json".to_owned());
+    lines.insert(
+        10,
+        r#"{"timestamp":"2026-11-02T09:00:00Z","event_type":"api_access"}"#.to_owned(),
+    );
+    lines.insert(15, r#"{"timestamp":"2026-11-02T09:00:00Z","event_type":"api_access","user_id":"u","ip_address":"999.1.1.1"}"#.to_owned());
+    let file = dir.path().join("events.jsonl");
+    let mut out = std::fs::File::create(&file).unwrap();
+    for line in &lines {
+        writeln!(out, "{line}").unwrap();
+    }
+    drop(out);
+    produce(&brokers, &topics.events, &file);
+
+    let run = run_until_idle(&topics.config(&brokers, dir.path()));
+    let dead = read_topic(&brokers, &topics.dead_letters, 3);
+
+    assert_eq!(
+        summary_count(&run, "events"),
+        20,
+        "every good event is processed"
+    );
+    assert_eq!(summary_count(&run, "rejected"), 3);
+    assert_eq!(dead.len(), 3);
+    let reasons: BTreeSet<&str> = dead
+        .iter()
+        .map(|(_, headers)| {
+            headers
+                .iter()
+                .find(|(k, _)| k == "reason")
+                .map(|(_, v)| v.as_str())
+                .expect("every dead letter names its reason")
+        })
+        .collect();
+    assert_eq!(reasons.len(), 3, "three different reasons: {reasons:?}");
+    for (payload, headers) in &dead {
+        let payload = String::from_utf8_lossy(payload);
+        assert!(
+            lines.contains(&payload.to_string()),
+            "raw record kept: {payload}"
+        );
+        for key in ["source_topic", "source_partition", "source_offset", "error"] {
+            assert!(
+                headers.iter().any(|(k, _)| k == key),
+                "{key} missing: {headers:?}"
+            );
+        }
+    }
+}
+
+fn stop_with_sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn a_run_stopped_by_sigterm_resumes_without_losing_or_repeating_events() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let events = generated_file(dir.path(), 150, 10);
+    let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
+    let topics = Topics::create(&brokers, "resume", 3);
+    produce(&brokers, &topics.events, &events);
+    let config = topics.config(&brokers, dir.path());
+
+    let first = vigil()
+        .args(run_args(&config, 60))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    stop_with_sigterm(&first);
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = run_until_idle(&config);
+
+    let (before, after) = (
+        summary_count(&first, "events"),
+        summary_count(&second, "events"),
+    );
+    assert!(
+        before > 0 && before < total,
+        "stopped mid-stream: {before} of {total}"
+    );
+    assert_eq!(before + after, total, "every event processed exactly once");
+    assert_eq!(summary_count(&second, "duplicates"), 0);
+}
+
+#[test]
+fn redelivered_events_are_counted_once() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let events = generated_file(dir.path(), 40, 8);
+    let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
+    let topics = Topics::create(&brokers, "redelivery", 2);
+    // Every event twice in a row, as a producer retrying an unacknowledged
+    // send delivers it.
+    let text = String::from_utf8(std::fs::read(&events).unwrap()).unwrap();
+    let doubled: String = text.lines().flat_map(|l| [l, "\n", l, "\n"]).collect();
+    let doubled_file = dir.path().join("doubled.jsonl");
+    std::fs::write(&doubled_file, doubled).unwrap();
+    produce(&brokers, &topics.events, &doubled_file);
+
+    let run = run_until_idle(&topics.config(&brokers, dir.path()));
+
+    assert_eq!(summary_count(&run, "records"), 2 * total);
+    assert_eq!(summary_count(&run, "events"), total);
+    assert_eq!(summary_count(&run, "duplicates"), total);
+}
