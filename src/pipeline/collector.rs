@@ -240,11 +240,19 @@ mod tests {
     #[test]
     fn a_line_is_done_only_once_every_shard_has_passed_it() {
         let mut progress = Progress::new(2);
-        assert_eq!(progress.advance(0, 100), None, "shard 1 has reported nothing");
+        assert_eq!(
+            progress.advance(0, 100),
+            None,
+            "shard 1 has reported nothing"
+        );
         assert_eq!(progress.advance(1, 40), Some(40));
         assert_eq!(progress.advance(1, 150), Some(100));
         assert_eq!(progress.advance(0, 100), None, "nothing new is done");
-        assert_eq!(progress.all_done(), Some(150), "the end covers every line read");
+        assert_eq!(
+            progress.all_done(),
+            Some(150),
+            "the end covers every line read"
+        );
         assert_eq!(progress.all_done(), None);
     }
 }
