@@ -4,8 +4,12 @@
 //! timing each incident against the moment its event was sent. Run it while
 //! `vigil run` consumes the events topic.
 //!
+//! For comparison it also reads the events topic itself and times the same
+//! events there: the broker's own produce-to-consume latency, which bounds
+//! what vigil can reach from below.
+//!
 //! `cargo run --release --example kafka_latency -- BROKERS EVENTS INCIDENTS RATE SECONDS`
-//! prints the p50, p99, p99.9 and maximum latency in milliseconds.
+//! prints the p50, p99, p99.9 and maximum latency in milliseconds of both.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -34,24 +38,45 @@ fn main() {
     let seconds: u64 = seconds.parse().expect("SECONDS is a number");
     let sent: Sent = Arc::default();
     let reader = subscribe(brokers, incidents);
+    let echo = subscribe(brokers, events);
+    let echo_sent: Sent = Arc::default();
 
-    let producer_sent = Arc::clone(&sent);
+    let producer_sent = [Arc::clone(&sent), Arc::clone(&echo_sent)];
     let (brokers_p, events_p) = (brokers.clone(), events.clone());
     let producing =
         std::thread::spawn(move || publish(&brokers_p, &events_p, rate, seconds, &producer_sent));
-    let histogram = collect(&reader, &sent, Duration::from_secs(seconds + 5));
+    let run_for = Duration::from_secs(seconds + 5);
+    let broker = std::thread::spawn(move || collect(&echo, &echo_sent, run_for, EchoOf::Event));
+    let histogram = collect(&reader, &sent, run_for, EchoOf::Incident);
+    let broker = broker.join().expect("echo thread");
     let published = producing.join().expect("producer thread");
+    report("broker alone (produce to consume)", &broker);
 
+    report(
+        &format!("vigil (produce to incident), {published} events at {rate}/s"),
+        &histogram,
+    );
+}
+
+fn report(what: &str, histogram: &Histogram<u64>) {
     #[allow(clippy::cast_precision_loss, reason = "latencies for display")]
     let ms = |us: u64| us as f64 / 1_000.0;
     println!(
-        "events {published} at {rate}/s; incidents timed {}: p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
+        "{what}: timed {}  p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms  max {:.2} ms",
         histogram.len(),
         ms(histogram.value_at_quantile(0.50)),
         ms(histogram.value_at_quantile(0.99)),
         ms(histogram.value_at_quantile(0.999)),
         ms(histogram.max()),
     );
+}
+
+/// What a collected message is: an event read back from its own topic, or
+/// an incident naming events in its signals.
+#[derive(Clone, Copy)]
+enum EchoOf {
+    Event,
+    Incident,
 }
 
 fn subscribe(brokers: &str, topic: &str) -> BaseConsumer {
@@ -75,7 +100,7 @@ fn subscribe(brokers: &str, topic: &str) -> BaseConsumer {
 }
 
 /// Sends `rate` events a second for `seconds`, paced in 1 ms steps.
-fn publish(brokers: &str, topic: &str, rate: u64, seconds: u64, sent: &Sent) -> u64 {
+fn publish(brokers: &str, topic: &str, rate: u64, seconds: u64, sent: &[Sent; 2]) -> u64 {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("linger.ms", "0")
@@ -90,7 +115,10 @@ fn publish(brokers: &str, topic: &str, rate: u64, seconds: u64, sent: &Sent) -> 
         }
         let (id, user, line) = event(i);
         if i.is_multiple_of(EVERY) {
-            sent.lock().unwrap().insert(id, Instant::now());
+            let now = Instant::now();
+            for times in sent {
+                times.lock().unwrap().insert(id.clone(), now);
+            }
         }
         let record = BaseRecord::to(topic).key(&user).payload(&line);
         if let Err((e, _)) = producer.send(record) {
@@ -124,8 +152,8 @@ fn event(i: u64) -> (String, String, String) {
     (id, user, line)
 }
 
-/// Reads incidents until `deadline`, timing each leaked-key signal.
-fn collect(consumer: &BaseConsumer, sent: &Sent, run_for: Duration) -> Histogram<u64> {
+/// Reads messages for `run_for`, timing each that names a timed event.
+fn collect(consumer: &BaseConsumer, sent: &Sent, run_for: Duration, of: EchoOf) -> Histogram<u64> {
     let mut histogram = Histogram::<u64>::new(3).expect("valid precision");
     let started = Instant::now();
     while started.elapsed() < run_for {
@@ -136,13 +164,16 @@ fn collect(consumer: &BaseConsumer, sent: &Sent, run_for: Duration) -> Histogram
         let Some(payload) = message.payload() else {
             continue;
         };
-        let Ok(incident) = serde_json::from_slice::<serde_json::Value>(payload) else {
+        let Ok(value) = serde_json::from_slice::<serde_json::Value>(payload) else {
             continue;
         };
-        let signals = incident["signals"].as_array().cloned().unwrap_or_default();
+        let named = match of {
+            EchoOf::Event => vec![value],
+            EchoOf::Incident => value["signals"].as_array().cloned().unwrap_or_default(),
+        };
         let mut sent = sent.lock().unwrap();
-        for signal in signals {
-            let Some(id) = signal["event_id"].as_str() else {
+        for item in named {
+            let Some(id) = item["event_id"].as_str() else {
                 continue;
             };
             if let Some(at) = sent.remove(id) {

@@ -65,7 +65,10 @@ sed -e 's/bench-events/latency-events/; s/bench-incidents/latency-incidents/' \
 "$vigil" run --config "$work/latency.toml" --incidents /dev/null --idle-exit-secs 30 \
   2> "$work/latency.log" &
 vigil_pid=$!
-sleep 3
+for _ in $(seq 300); do
+  grep -q "Partitions assigned" "$work/latency.log" && break
+  sleep 0.1
+done
 target/release/examples/kafka_latency "$brokers" latency-events latency-incidents "$rate" 20
 kill -TERM "$vigil_pid"
 wait "$vigil_pid"

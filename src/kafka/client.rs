@@ -32,14 +32,21 @@ pub enum KafkaSetupError {
     Client(#[from] rdkafka::error::KafkaError),
 }
 
-/// Settings shared by consumers and producers: the brokers, the configured
-/// pass-through properties and the credentials from the environment.
+/// Client settings: the brokers, vigil's `defaults` for this client, the
+/// configured pass-through properties (which win over the defaults) and the
+/// credentials from the environment.
 ///
 /// # Errors
 /// Names a secret file that cannot be read.
-pub fn client_config(config: &KafkaConfig) -> Result<ClientConfig, KafkaSetupError> {
+pub fn client_config(
+    config: &KafkaConfig,
+    defaults: &[(&str, &str)],
+) -> Result<ClientConfig, KafkaSetupError> {
     let mut client = ClientConfig::new();
     client.set("bootstrap.servers", config.brokers.trim());
+    for (key, value) in defaults {
+        client.set(*key, *value);
+    }
     for (key, value) in &config.properties {
         client.set(key, value);
     }

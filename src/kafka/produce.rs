@@ -7,14 +7,12 @@ use std::time::Duration;
 use rdkafka::producer::{BaseRecord, Producer};
 
 use super::client::KafkaSetupError;
-use super::sink::output_producer;
+use super::sink::{output_producer, send};
 use crate::config::KafkaConfig;
 use crate::event::route_key;
 
 /// How long the final flush waits for outstanding deliveries.
 const FLUSH_TIMEOUT: Duration = Duration::from_mins(1);
-/// Pause before retrying a send into a full local queue.
-const QUEUE_FULL_PAUSE: Duration = Duration::from_millis(2);
 
 /// What a publishing run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -73,26 +71,10 @@ pub fn produce_lines(
         if key.len() < record.len() {
             message = message.key(key.as_ref());
         }
-        loop {
-            match producer.send(message) {
-                Ok(()) => break,
-                Err((
-                    rdkafka::error::KafkaError::MessageProduction(
-                        rdkafka::types::RDKafkaErrorCode::QueueFull,
-                    ),
-                    back,
-                )) => {
-                    message = back;
-                    std::thread::sleep(QUEUE_FULL_PAUSE);
-                }
-                Err((source, _)) => {
-                    return Err(ProduceError::Produce {
-                        topic: topic.to_owned(),
-                        source,
-                    });
-                }
-            }
-        }
+        send(&producer, message).map_err(|source| ProduceError::Produce {
+            topic: topic.to_owned(),
+            source,
+        })?;
         stats.messages += 1;
     }
     producer

@@ -63,11 +63,16 @@ impl ProducerContext for DeliveryReport {
 pub fn output_producer(
     config: &KafkaConfig,
 ) -> Result<ThreadedProducer<DeliveryReport>, KafkaSetupError> {
-    let mut client = client_config(config)?;
-    client
-        .set("enable.idempotence", "true")
-        .set("linger.ms", "5")
-        .set("compression.type", "lz4");
+    // A short linger keeps an incident's way to its topic short; batches
+    // still form under load.
+    let client = client_config(
+        config,
+        &[
+            ("enable.idempotence", "true"),
+            ("linger.ms", "1"),
+            ("compression.type", "lz4"),
+        ],
+    )?;
     Ok(client.create_with_context(DeliveryReport::default())?)
 }
 
@@ -137,6 +142,7 @@ impl StreamSink for TopicSink {
             .payload(dead.raw.as_slice())
             .headers(headers);
         send(&self.producer, record)
+            .map_err(|e| io::Error::other(format!("producing to {topic}: {e}")))
     }
 
     fn incident(&mut self, incident: &Incident) -> io::Result<()> {
@@ -149,6 +155,7 @@ impl StreamSink for TopicSink {
             .key(incident.incident_id.as_str())
             .payload(self.buffer.as_slice());
         send(&self.producer, record)
+            .map_err(|e| io::Error::other(format!("producing to {topic}: {e}")))
     }
 
     fn tracks_event_time(&self) -> bool {
@@ -194,10 +201,10 @@ fn header<'a>(key: &'a str, value: &'a str) -> Header<'a, &'a str> {
 }
 
 /// Queues `record`, waiting while librdkafka's local queue is full.
-fn send<K, P>(
+pub(super) fn send<K, P>(
     producer: &ThreadedProducer<DeliveryReport>,
     mut record: BaseRecord<'_, K, P>,
-) -> io::Result<()>
+) -> Result<(), KafkaError>
 where
     K: rdkafka::message::ToBytes + ?Sized,
     P: rdkafka::message::ToBytes + ?Sized,
@@ -209,7 +216,7 @@ where
                 record = back;
                 std::thread::sleep(QUEUE_FULL_PAUSE);
             }
-            Err((e, _)) => return Err(io::Error::other(format!("producing to Kafka: {e}"))),
+            Err((e, _)) => return Err(e),
         }
     }
 }

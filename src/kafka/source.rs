@@ -31,6 +31,10 @@ const POLL_WAIT: Duration = Duration::from_millis(100);
 /// waiting for it.
 const PARTITION_IDLE: Duration = Duration::from_secs(2);
 
+/// Extra wait for the first message when the run ends on idleness: the
+/// group join and first fetch come before it.
+const JOIN_GRACE: Duration = Duration::from_secs(15);
+
 /// The event time a partition has reached.
 struct PartitionTime {
     topic: Arc<str>,
@@ -89,21 +93,18 @@ pub struct SourceOptions {
 /// # Errors
 /// Returns a setup error for bad settings or an unreachable subscription.
 pub fn subscribe(config: &KafkaConfig, ledger: &Ledger) -> Result<VigilConsumer, KafkaSetupError> {
-    let mut client = client_config(config)?;
-    client
-        .set("group.id", &config.group_id)
-        .set("enable.auto.offset.store", "false")
-        .set("enable.auto.commit", "true")
-        .set(
-            "auto.commit.interval.ms",
-            config.commit_interval_ms.to_string(),
-        )
-        .set("auto.offset.reset", "earliest")
-        .set("enable.partition.eof", "false");
-    // Configured properties win over vigil's choices for the consumer.
-    for (key, value) in &config.properties {
-        client.set(key, value);
-    }
+    let commit_interval = config.commit_interval_ms.to_string();
+    let client = client_config(
+        config,
+        &[
+            ("group.id", &config.group_id),
+            ("enable.auto.offset.store", "false"),
+            ("enable.auto.commit", "true"),
+            ("auto.commit.interval.ms", &commit_interval),
+            ("auto.offset.reset", "earliest"),
+            ("enable.partition.eof", "false"),
+        ],
+    )?;
     let consumer: VigilConsumer = client.create_with_context(GroupContext {
         ledger: ledger.clone(),
     })?;
@@ -281,10 +282,19 @@ impl KafkaInput {
         topic
     }
 
+    /// Whether the input has been quiet for the idle limit; before the
+    /// first message, joining the group may take a while, so the limit is
+    /// longer by [`JOIN_GRACE`].
     fn idled_out(&self) -> bool {
-        self.options
-            .idle_exit
-            .is_some_and(|idle| self.last_message.elapsed() >= idle)
+        let Some(idle) = self.options.idle_exit else {
+            return false;
+        };
+        let limit = if self.first_message.is_some() {
+            idle
+        } else {
+            idle + JOIN_GRACE
+        };
+        self.last_message.elapsed() >= limit
     }
 
     fn position_of(&mut self, message: &impl Message) -> Position {

@@ -116,12 +116,30 @@ impl SourceText {
             .map(|index| index + 1)
     }
 
-    /// The line a parser message points to, read from its `line N` text.
+    /// The line a parser message points to: its `line N` text, else the
+    /// line of the token it quotes.
     #[must_use]
     pub fn line_in_message(&self, message: &str) -> Option<usize> {
-        let after = message.split("line ").nth(1)?;
-        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-        digits.parse().ok()
+        let after = message.split("line ").nth(1);
+        let digits: Option<String> =
+            after.map(|a| a.chars().take_while(char::is_ascii_digit).collect());
+        digits
+            .and_then(|d| d.parse().ok())
+            .or_else(|| self.line_of_quoted(message))
+    }
+
+    /// The first line holding the first `'…'`-quoted word of `message`, for
+    /// parser messages that name the bad token but not its line (such as
+    /// an unknown field modifier).
+    fn line_of_quoted(&self, message: &str) -> Option<usize> {
+        let token = message
+            .split('\'')
+            .nth(1)
+            .filter(|t| !t.trim().is_empty())?;
+        self.lines
+            .iter()
+            .position(|line| line.contains(token))
+            .map(|index| index + 1)
     }
 }
 
@@ -138,6 +156,14 @@ mod tests {
 
     const TEXT: &str = "title: Base\nid: base-rule\ndetection:\n  sel: {a: 1}\n---\n\
                         title: Corr\nid: 'corr-rule'\nvigil:\n  score: 2\n";
+
+    #[test]
+    fn messages_naming_a_token_point_at_its_line() {
+        let text = SourceText::new("title: x\ndetection:\n  sel:\n    endpoint|contanes: /v1\n");
+        assert_eq!(text.line_in_message("Unknown modifier 'contanes'"), Some(4));
+        assert_eq!(text.line_in_message("error at line 2 column 1"), Some(2));
+        assert_eq!(text.line_in_message("no position here"), None);
+    }
 
     #[test]
     fn finds_ids_and_keys_per_document() {
