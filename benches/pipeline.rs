@@ -130,6 +130,7 @@ fn bench_pipeline(c: &mut Criterion, events: &[u8]) {
                     dead_letter: None,
                     source: String::new(),
                     stream: None,
+                    metrics: None,
                 };
                 pipeline
                     .run(Cursor::new(events), sinks, &AtomicU64::new(0))

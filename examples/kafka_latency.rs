@@ -103,7 +103,7 @@ fn subscribe(brokers: &str, topic: &str) -> BaseConsumer {
 fn publish(brokers: &str, topic: &str, rate: u64, seconds: u64, sent: &[Sent; 2]) -> u64 {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("linger.ms", "0")
+        .set("linger.ms", "5")
         .create()
         .expect("producer settings are valid");
     let started = Instant::now();

@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 users=${1:-400}
 days=${2:-14}
-rate=${3:-2000}
+rate=${3:-500}
 port=${VIGIL_BENCH_KAFKA_PORT:-19192}
 
 cargo build --release --quiet --examples --bin vigil
@@ -44,7 +44,7 @@ incidents_topic = "bench-incidents"
 "fetch.wait.max.ms" = "10"
 TOML
 scripts/kafka-broker.sh topic "$broker_dir" bench-incidents 1
-"$vigil" run --config "$work/vigil.toml" --incidents /dev/null --idle-exit-secs 3 \
+"$vigil" run --config "$work/vigil.toml" --incidents /dev/null --idle-exit-secs 10 \
   2> "$work/run.log"
 grep -E '^records' "$work/run.log"
 vigil_rate=$(awk '/Kafka input ended/ {

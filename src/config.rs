@@ -34,6 +34,17 @@ pub struct Config {
     pub rules: RulesConfig,
     /// The Kafka source and topics; off while `brokers` is empty.
     pub kafka: KafkaConfig,
+    /// The HTTP listener for metrics and health checks.
+    pub http: HttpConfig,
+}
+
+/// `[http]`: where `/metrics`, `/healthz` and `/readyz` are served.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// `host:port` to listen on, such as `127.0.0.1:9898`; empty for no
+    /// listener (`vigil run --listen` overrides it).
+    pub listen: String,
 }
 
 /// `[kafka]`: read events from a consumer group and publish dead letters
@@ -285,6 +296,12 @@ impl Config {
         let mut problems = self.profile.problems();
         problems.extend(self.detectors.problems());
         problems.extend(self.kafka.problems());
+        let listen = self.http.listen.trim();
+        if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "http.listen: {listen:?} is not an address such as 127.0.0.1:9898"
+            ));
+        }
         if self.input.max_event_bytes < 64 {
             problems.push("input.max_event_bytes must be at least 64".to_owned());
         }
@@ -390,6 +407,7 @@ fn merge_section(config: &mut Config, parsed: Config, section: &str) {
         "incidents" => config.incidents = parsed.incidents,
         "rules" => config.rules = parsed.rules,
         "kafka" => config.kafka = parsed.kafka,
+        "http" => config.http = parsed.http,
         _ => {}
     }
 }

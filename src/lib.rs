@@ -8,9 +8,11 @@ pub mod config;
 pub mod detect;
 pub mod evaluate;
 pub mod event;
+pub mod http;
 pub mod incident;
 #[cfg(feature = "kafka")]
 pub mod kafka;
+pub mod metrics;
 pub mod pipeline;
 pub mod profile;
 pub mod redact;

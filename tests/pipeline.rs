@@ -3,9 +3,10 @@
 //! counts, bad input handling and the output contracts.
 
 use std::collections::BTreeSet;
-use std::io::Cursor;
+use std::io::{Cursor, Write};
 use std::process::Command;
 use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use vigil::config::Config;
 use vigil::evaluate::evaluate;
@@ -34,6 +35,7 @@ fn run(events: &[u8], shards: usize) -> (RunSummary, Vec<String>) {
         dead_letter: None,
         source: "test".to_owned(),
         stream: None,
+        metrics: None,
     };
     let summary = pipeline
         .run(Cursor::new(events), sinks, &AtomicU64::new(0))
@@ -245,5 +247,117 @@ fn no_output_reveals_a_leaked_key() {
     );
     for line in &lines {
         assert!(!leaked.is_match(line), "secret in output: {line}");
+    }
+}
+
+/// A free port on the loopback interface.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET path` over plain HTTP/1.1; returns the status code and the body.
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::Read;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n")?.1.to_owned();
+    Some((status, body))
+}
+
+/// The value of the sample `series` (name and labels as exported).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[test]
+fn a_running_vigil_serves_its_metrics_and_health() {
+    let input = generated(60, 8, 4);
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--incidents",
+            "/dev/null",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&input.events).unwrap();
+    stdin.write_all(b"{broken\n").unwrap();
+    stdin.flush().unwrap();
+    let expected = input.summary.events;
+
+    // Stdin stays open: vigil keeps running while it is scraped.
+    let mut metrics = String::new();
+    for _ in 0..200 {
+        if let Some((200, body)) = http_get(port, "/metrics") {
+            metrics = body;
+            let processed = sample(&metrics, "vigil_events_processed_total{source=\"stdin\"}");
+            #[allow(clippy::cast_precision_loss, reason = "a small count")]
+            if processed == Some(expected as f64) {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let health = http_get(port, "/healthz");
+    let ready = http_get(port, "/readyz");
+    drop(stdin);
+    let output = child.wait_with_output().unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(health.map(|(status, _)| status), Some(200));
+    assert_eq!(ready.map(|(status, _)| status), Some(200));
+    #[allow(clippy::cast_precision_loss, reason = "a small count")]
+    let expected = Some(expected as f64);
+    assert_eq!(
+        sample(&metrics, "vigil_events_processed_total{source=\"stdin\"}"),
+        expected
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            "vigil_events_rejected_total{reason=\"invalid_json\"}"
+        ),
+        Some(1.0)
+    );
+    for name in vigil::metrics::METRIC_NAMES {
+        assert!(
+            metrics.contains(&format!("# TYPE {name} ")),
+            "{name} is not exported"
+        );
+    }
+    assert!(
+        metrics.contains("vigil_incidents_opened_total{"),
+        "the attacks open incidents"
+    );
+    for line in metrics.lines().filter(|l| !l.starts_with('#')) {
+        assert!(
+            !line.contains("usr_"),
+            "a user id leaked into a label: {line}"
+        );
     }
 }

@@ -53,6 +53,7 @@ fn run_with_rules(events: &str, rules: RuleSet, shards: usize) -> Vec<String> {
         dead_letter: None,
         source: "test".to_owned(),
         stream: None,
+        metrics: None,
     };
     pipeline
         .run(Cursor::new(events.to_owned()), sinks, &AtomicU64::new(0))
@@ -281,6 +282,7 @@ fn run_generated(config: &GenConfig, shards: usize) -> (GenSummary, RunSummary) 
         dead_letter: None,
         source: "test".to_owned(),
         stream: None,
+        metrics: None,
     };
     let summary = pipeline
         .run(Cursor::new(events), sinks, &AtomicU64::new(0))

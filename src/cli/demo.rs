@@ -73,6 +73,7 @@ fn analyze(config: Config, events: Vec<u8>, out: &Path) -> anyhow::Result<RunSum
         dead_letter: Some(create_output(&out.join("dead-letter.jsonl"))?),
         source: "demo".to_owned(),
         stream: None,
+        metrics: None,
     };
     let progress = AtomicU64::new(0);
     let bar = ProgressBar::new(total).with_style(

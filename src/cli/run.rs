@@ -10,7 +10,9 @@ use vigil::pipeline::{CollectorSinks, Pipeline, StreamSink};
 
 use super::Failure;
 use super::output::{create_output, open_input};
-use super::rules::start_rules;
+use super::rules::{ActiveRules, start_rules};
+use vigil::http::{HttpState, serve};
+use vigil::metrics::Metrics;
 
 /// Arguments of `vigil run`.
 #[derive(Debug, Args)]
@@ -37,6 +39,10 @@ pub struct RunArgs {
     /// Run the built-in detectors only.
     #[arg(long, conflicts_with = "rules")]
     no_rules: bool,
+    /// Serve `/metrics`, `/healthz` and `/readyz` on this address
+    /// (default: `[http] listen`; none when both are empty).
+    #[arg(long)]
+    listen: Option<String>,
     /// With Kafka: stop once no event has arrived for this many seconds
     /// (for replays and batch jobs). Without it, vigil runs until SIGINT or
     /// SIGTERM.
@@ -48,6 +54,8 @@ pub struct RunArgs {
 struct Source {
     input: Box<dyn BufRead + Send>,
     name: String,
+    /// `kafka`, `stdin` or `file`: the bounded label of metrics.
+    kind: &'static str,
     stream: Option<Box<dyn StreamSink>>,
 }
 
@@ -62,6 +70,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     }
     let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
     let source = open_source(&config, args)?;
+    let observed = start_http(&config, args, rules.as_ref())?;
     let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
@@ -76,8 +85,14 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
             .map_err(Failure::usage)?,
         source: source.name.clone(),
         stream: source.stream,
+        metrics: observed.as_ref().map(|o| o.metrics.recorder(source.kind)),
     };
     tracing::info!(shards, input = %source.name, "Run started");
+    if let Some(observed) = &observed {
+        observed
+            .ready
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let summary = pipeline
         .run(source.input, sinks, &AtomicU64::new(0))
         .map_err(Failure::runtime)?;
@@ -106,6 +121,47 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The metrics registry and readiness flag a running listener serves.
+struct Observed {
+    metrics: Metrics,
+    ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Starts the HTTP listener when `--listen` or `[http] listen` names an
+/// address.
+fn start_http(
+    config: &Config,
+    args: &RunArgs,
+    rules: Option<&ActiveRules>,
+) -> Result<Option<Observed>, Failure> {
+    let listen = args.listen.as_deref().unwrap_or(&config.http.listen).trim();
+    if listen.is_empty() {
+        return Ok(None);
+    }
+    let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
+        Failure::usage(anyhow::anyhow!(
+            "--listen {listen:?} is not an address such as 127.0.0.1:9898"
+        ))
+    })?;
+    let metrics = Metrics::new();
+    let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let feed = rules.map(|r| r.feed.clone());
+    let refresh = move |metrics: &Metrics| {
+        if let Some(feed) = &feed {
+            let reloads = feed.reloads();
+            metrics.observe_reloads(reloads.applied, reloads.refused);
+        }
+    };
+    let state = HttpState {
+        metrics: metrics.clone(),
+        ready: std::sync::Arc::clone(&ready),
+        refresh: std::sync::Arc::new(refresh),
+    };
+    serve(addr, state)
+        .map_err(|e| Failure::runtime(anyhow::anyhow!("cannot listen on {addr}: {e}")))?;
+    Ok(Some(Observed { metrics, ready }))
+}
+
 /// The Kafka consumer group when `[kafka]` names brokers, else `--input`.
 fn open_source(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
     if config.kafka.enabled() {
@@ -114,6 +170,11 @@ fn open_source(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
     Ok(Source {
         input: open_input(&args.input).map_err(Failure::usage)?,
         name: args.input.display().to_string(),
+        kind: if super::is_stdio(&args.input) {
+            "stdin"
+        } else {
+            "file"
+        },
         stream: None,
     })
 }
@@ -143,6 +204,7 @@ fn open_kafka(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
     Ok(Source {
         input: Box::new(KafkaInput::new(consumer, ledger, stop, options)),
         name: format!("kafka:{}", config.kafka.topics.join(",")),
+        kind: "kafka",
         stream: Some(Box::new(sink)),
     })
 }

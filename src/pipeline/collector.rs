@@ -12,6 +12,7 @@ use super::global::GlobalStage;
 use super::shard::ShardOutput;
 use crate::event::RejectReason;
 use crate::incident::{Incident, IncidentConfig, IncidentEngine};
+use crate::metrics::Recorder;
 use crate::signal::Signal;
 use crate::time::Timestamp;
 
@@ -71,6 +72,8 @@ pub struct CollectorSinks {
     pub source: String,
     /// Topics or other streams that receive the same outputs.
     pub stream: Option<Box<dyn StreamSink>>,
+    /// Prometheus counters to keep up to date.
+    pub metrics: Option<Recorder>,
 }
 
 /// What the collector saw.
@@ -103,6 +106,14 @@ pub fn collect(
     let mut global_signals = Vec::new();
     let mut progress = Progress::new(shards);
     for mut output in outputs {
+        if let Some(metrics) = sinks.metrics.as_mut() {
+            metrics.shard_report(
+                output.shard,
+                output.processed,
+                output.duplicates,
+                output.users,
+            );
+        }
         for dead in &output.rejects {
             record_reject(&mut stats, dead, &mut sinks)?;
         }
@@ -189,6 +200,9 @@ fn record_reject(
 ) -> io::Result<()> {
     let count = stats.rejects.entry(dead.reject.reason).or_default();
     *count += 1;
+    if let Some(metrics) = sinks.metrics.as_mut() {
+        metrics.rejected(dead.reject.reason);
+    }
     let total: u64 = stats.rejects.values().sum();
     if total <= REJECTS_LOGGED_IN_FULL {
         tracing::warn!(
@@ -216,10 +230,16 @@ fn record_signal(
     sinks: &mut CollectorSinks,
 ) -> io::Result<()> {
     *stats.signals.entry(signal.name.to_string()).or_default() += 1;
+    if let Some(metrics) = sinks.metrics.as_mut() {
+        metrics.signal(signal);
+    }
     let Some(incident) = engine.on_signal(signal) else {
         return Ok(());
     };
     stats.revisions += 1;
+    if let Some(metrics) = sinks.metrics.as_mut() {
+        metrics.incident(incident);
+    }
     if let Some(sink) = sinks.incidents.as_mut() {
         serde_json::to_writer(&mut *sink, incident)?;
         sink.write_all(b"\n")?;

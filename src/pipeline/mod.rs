@@ -171,9 +171,14 @@ fn work(
             through_line: batch.through_line,
             ..ShardOutput::default()
         };
+        let before = shard.stats();
         for (record, line) in batch.iter() {
             shard.process(record, line, &mut output);
         }
+        let after = shard.stats();
+        output.processed = after.events - before.events;
+        output.duplicates = after.duplicates - before.duplicates;
+        output.users = shard.users() as u64;
         if outputs.send(output).is_err() {
             break;
         }

@@ -48,6 +48,12 @@ pub struct ShardOutput {
     pub rejects: Vec<DeadLetter>,
     /// Events the global rule stage must see, in input order.
     pub forwarded: Vec<Forwarded>,
+    /// Events applied to profiles in this batch.
+    pub processed: u64,
+    /// Events dropped as redeliveries in this batch.
+    pub duplicates: u64,
+    /// Users the shard holds after the batch.
+    pub users: u64,
 }
 
 /// An event matching a detection rule that a cross-user correlation builds

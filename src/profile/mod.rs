@@ -34,7 +34,7 @@ impl Default for ProfileLimits {
         Self {
             max_ips_per_user: 32,
             max_keys_per_user: 8,
-            recent_event_ids: 32,
+            recent_event_ids: 16,
         }
     }
 }

@@ -1,0 +1,225 @@
+//! Prometheus metrics: one registry per process, handles resolved once.
+//!
+//! Names follow `vigil_<subsystem>_<name>_<unit>`. Labels are bounded: a
+//! source name, a reject reason, a detector or rule id, an incident type and
+//! severity, a reload outcome; never a user id, key or address. The
+//! collector thread is the only writer of per-event counters, so the
+//! handles it caches need no locking beyond the counters' own atomics.
+
+use std::collections::HashMap;
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+
+use crate::event::RejectReason;
+use crate::incident::Incident;
+use crate::signal::{Signal, SignalSource};
+
+/// Every metric vigil exports.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    events: IntCounterVec,
+    rejected: IntCounterVec,
+    duplicates: IntCounter,
+    signals: IntCounterVec,
+    incidents_opened: IntCounterVec,
+    incident_revisions: IntCounter,
+    tracked_users: IntGauge,
+    rule_reloads: IntCounterVec,
+}
+
+/// Metric names as exported, for documentation and tests.
+pub const METRIC_NAMES: [&str; 8] = [
+    "vigil_events_processed_total",
+    "vigil_events_rejected_total",
+    "vigil_events_duplicate_total",
+    "vigil_signals_raised_total",
+    "vigil_incidents_opened_total",
+    "vigil_incident_revisions_total",
+    "vigil_profiles_tracked_users",
+    "vigil_rules_reloads_total",
+];
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    ///
+    /// # Panics
+    /// Never in practice: the names and labels are constant and valid.
+    #[must_use]
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
+            let metric = IntCounterVec::new(Opts::new(name, help), labels)
+                .expect("metric definitions are valid");
+            registry
+                .register(Box::new(metric.clone()))
+                .expect("metric names are unique");
+            metric
+        };
+        let events = counter_vec(
+            METRIC_NAMES[0],
+            "Events decoded and applied to profiles, by source.",
+            &["source"],
+        );
+        let rejected = counter_vec(
+            METRIC_NAMES[1],
+            "Records refused and sent to the dead-letter sink, by reason.",
+            &["reason"],
+        );
+        let signals = counter_vec(
+            METRIC_NAMES[3],
+            "Signals raised, by source (detector or rule) and detector or rule id.",
+            &["source", "name"],
+        );
+        let incidents_opened = counter_vec(
+            METRIC_NAMES[4],
+            "Incidents opened, by type and severity at opening.",
+            &["type", "severity"],
+        );
+        let rule_reloads = counter_vec(
+            METRIC_NAMES[7],
+            "Rule set reloads, by outcome (applied or refused).",
+            &["outcome"],
+        );
+        let duplicates = IntCounter::new(
+            METRIC_NAMES[2],
+            "Events dropped because their event_id was seen recently (redeliveries).",
+        )
+        .expect("metric definitions are valid");
+        let incident_revisions = IntCounter::new(METRIC_NAMES[5], "Incident revisions written.")
+            .expect("metric definitions are valid");
+        let tracked_users = IntGauge::new(METRIC_NAMES[6], "Users with a profile in memory.")
+            .expect("metric definitions are valid");
+        for metric in [duplicates.clone(), incident_revisions.clone()] {
+            registry
+                .register(Box::new(metric))
+                .expect("metric names are unique");
+        }
+        registry
+            .register(Box::new(tracked_users.clone()))
+            .expect("metric names are unique");
+        Self {
+            registry,
+            events,
+            rejected,
+            duplicates,
+            signals,
+            incidents_opened,
+            incident_revisions,
+            tracked_users,
+            rule_reloads,
+        }
+    }
+
+    /// The metrics in Prometheus' text format.
+    #[must_use]
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        // Encoding into memory fails only on a malformed family, which the
+        // constant definitions above rule out.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// Counter handles for one run, resolved once and cached.
+    #[must_use]
+    pub fn recorder(&self, source: &str) -> Recorder {
+        Recorder {
+            metrics: self.clone(),
+            events: self.events.with_label_values(&[source]),
+            rejected: HashMap::new(),
+            signals: HashMap::new(),
+            incidents: HashMap::new(),
+            users: Vec::new(),
+        }
+    }
+
+    /// Brings the reload counters up to the feed's totals.
+    pub fn observe_reloads(&self, applied: u64, refused: u64) {
+        for (outcome, total) in [("applied", applied), ("refused", refused)] {
+            let counter = self.rule_reloads.with_label_values(&[outcome]);
+            let seen = counter.get();
+            if total > seen {
+                counter.inc_by(total - seen);
+            }
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The collector's view of the metrics: cached handles per label value.
+pub struct Recorder {
+    metrics: Metrics,
+    events: IntCounter,
+    rejected: HashMap<RejectReason, IntCounter>,
+    signals: HashMap<String, IntCounter>,
+    incidents: HashMap<(String, String), IntCounter>,
+    /// Users per shard at its latest report.
+    users: Vec<u64>,
+}
+
+impl Recorder {
+    /// A shard's report: events processed and dropped as duplicates since
+    /// its last one, and the users it now holds.
+    pub fn shard_report(&mut self, shard: usize, processed: u64, duplicates: u64, users: u64) {
+        self.events.inc_by(processed);
+        self.metrics.duplicates.inc_by(duplicates);
+        if self.users.len() <= shard {
+            self.users.resize(shard + 1, 0);
+        }
+        self.users[shard] = users;
+        let total: u64 = self.users.iter().sum();
+        self.metrics
+            .tracked_users
+            .set(i64::try_from(total).unwrap_or(i64::MAX));
+    }
+
+    /// A refused record.
+    pub fn rejected(&mut self, reason: RejectReason) {
+        let rejected = &self.metrics.rejected;
+        self.rejected
+            .entry(reason)
+            .or_insert_with(|| rejected.with_label_values(&[reason.as_str()]))
+            .inc();
+    }
+
+    /// A signal raised.
+    pub fn signal(&mut self, signal: &Signal) {
+        if let Some(counter) = self.signals.get(signal.name.as_ref()) {
+            counter.inc();
+            return;
+        }
+        let source = match signal.source {
+            SignalSource::Detector => "detector",
+            SignalSource::Rule => "rule",
+        };
+        let counter = self
+            .metrics
+            .signals
+            .with_label_values(&[source, signal.name.as_ref()]);
+        counter.inc();
+        self.signals.insert(signal.name.to_string(), counter);
+    }
+
+    /// An incident revision written.
+    pub fn incident(&mut self, incident: &Incident) {
+        self.metrics.incident_revisions.inc();
+        if incident.revision != 1 {
+            return;
+        }
+        let key = (
+            incident.incident_type.as_str().to_owned(),
+            incident.severity.as_str().to_owned(),
+        );
+        let opened = &self.metrics.incidents_opened;
+        self.incidents
+            .entry(key)
+            .or_insert_with_key(|(kind, severity)| opened.with_label_values(&[kind, severity]))
+            .inc();
+    }
+}
