@@ -2,7 +2,8 @@
 # Runs vigil's whole test suite on a fresh machine: starts a Kafka-protocol
 # broker on 127.0.0.1 (installing it the first time), then runs the unit,
 # property and integration tests, the shipped rule pack's checks and tests,
-# and a smoke run of the demo. The broker is stopped on exit.
+# the Prometheus and Grafana configuration checks (installing promtool the
+# first time), and a smoke run of the demo. The broker is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,7 @@ VIGIL_TEST_KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$broker_dir" "$broker_
 cargo test --all-targets --no-fail-fast
 cargo run --quiet -- rules check rules/
 cargo run --quiet -- rules test rules/
+scripts/check-observability.sh
 cargo run --quiet -- demo --users 120 --days 10 --out target/demo-smoke > target/demo-smoke.txt
 grep -q "Injected attacks caught" target/demo-smoke.txt
 echo "demo smoke run: ok"

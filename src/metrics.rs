@@ -8,7 +8,10 @@
 
 use std::collections::HashMap;
 
-use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
 
 use crate::event::RejectReason;
 use crate::incident::Incident;
@@ -26,10 +29,12 @@ pub struct Metrics {
     incident_revisions: IntCounter,
     tracked_users: IntGauge,
     rule_reloads: IntCounterVec,
+    pipeline_latency: Histogram,
+    kafka_lag: IntGaugeVec,
 }
 
 /// Metric names as exported, for documentation and tests.
-pub const METRIC_NAMES: [&str; 8] = [
+pub const METRIC_NAMES: [&str; 10] = [
     "vigil_events_processed_total",
     "vigil_events_rejected_total",
     "vigil_events_duplicate_total",
@@ -38,6 +43,13 @@ pub const METRIC_NAMES: [&str; 8] = [
     "vigil_incident_revisions_total",
     "vigil_profiles_tracked_users",
     "vigil_rules_reloads_total",
+    "vigil_pipeline_latency_seconds",
+    "vigil_kafka_consumer_lag_messages",
+];
+
+/// Latency buckets, in seconds: from half a millisecond to ten seconds.
+const LATENCY_BUCKETS: [f64; 14] = [
+    0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
 ];
 
 impl Metrics {
@@ -90,6 +102,30 @@ impl Metrics {
             .expect("metric definitions are valid");
         let tracked_users = IntGauge::new(METRIC_NAMES[6], "Users with a profile in memory.")
             .expect("metric definitions are valid");
+        let pipeline_latency = Histogram::with_opts(
+            HistogramOpts::new(
+                METRIC_NAMES[8],
+                "Time from reading a batch of events to handing its signals and incidents \
+                 to the sinks.",
+            )
+            .buckets(LATENCY_BUCKETS.to_vec()),
+        )
+        .expect("metric definitions are valid");
+        let kafka_lag = IntGaugeVec::new(
+            Opts::new(
+                METRIC_NAMES[9],
+                "Messages between the consumer's position and the partition's end, \
+                 by topic and partition (Kafka source only).",
+            ),
+            &["topic", "partition"],
+        )
+        .expect("metric definitions are valid");
+        registry
+            .register(Box::new(pipeline_latency.clone()))
+            .expect("metric names are unique");
+        registry
+            .register(Box::new(kafka_lag.clone()))
+            .expect("metric names are unique");
         for metric in [duplicates.clone(), incident_revisions.clone()] {
             registry
                 .register(Box::new(metric))
@@ -108,6 +144,18 @@ impl Metrics {
             incident_revisions,
             tracked_users,
             rule_reloads,
+            pipeline_latency,
+            kafka_lag,
+        }
+    }
+
+    /// Sets the consumer lag of one partition; a negative lag (unknown to
+    /// librdkafka yet) is left out.
+    pub fn set_kafka_lag(&self, topic: &str, partition: i32, lag: i64) {
+        if lag >= 0 {
+            self.kafka_lag
+                .with_label_values(&[topic, &partition.to_string()])
+                .set(lag);
         }
     }
 
@@ -177,6 +225,11 @@ impl Recorder {
         self.metrics
             .tracked_users
             .set(i64::try_from(total).unwrap_or(i64::MAX));
+    }
+
+    /// How long a batch took from the router to the collector.
+    pub fn batch_latency(&self, latency: std::time::Duration) {
+        self.metrics.pipeline_latency.observe(latency.as_secs_f64());
     }
 
     /// A refused record.

@@ -69,8 +69,8 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
         )));
     }
     let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
-    let source = open_source(&config, args)?;
     let observed = start_http(&config, args, rules.as_ref())?;
+    let source = open_source(&config, args, observed.as_ref().map(|o| &o.metrics))?;
     let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
@@ -163,9 +163,13 @@ fn start_http(
 }
 
 /// The Kafka consumer group when `[kafka]` names brokers, else `--input`.
-fn open_source(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
+fn open_source(
+    config: &Config,
+    args: &RunArgs,
+    metrics: Option<&Metrics>,
+) -> Result<Source, Failure> {
     if config.kafka.enabled() {
-        return open_kafka(config, args);
+        return open_kafka(config, args, metrics);
     }
     Ok(Source {
         input: open_input(&args.input).map_err(Failure::usage)?,
@@ -180,7 +184,11 @@ fn open_source(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
 }
 
 #[cfg(feature = "kafka")]
-fn open_kafka(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
+fn open_kafka(
+    config: &Config,
+    args: &RunArgs,
+    metrics: Option<&Metrics>,
+) -> Result<Source, Failure> {
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
     use std::time::Duration;
@@ -192,7 +200,7 @@ fn open_kafka(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
         signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(Failure::runtime)?;
     }
     let ledger = Ledger::default();
-    let consumer = Arc::new(subscribe(&config.kafka, &ledger).map_err(Failure::usage)?);
+    let consumer = Arc::new(subscribe(&config.kafka, &ledger, metrics).map_err(Failure::usage)?);
     let sink = TopicSink::new(&config.kafka, Some(Arc::clone(&consumer)), ledger.clone())
         .map_err(Failure::usage)?;
     let options = SourceOptions {
@@ -210,7 +218,11 @@ fn open_kafka(config: &Config, args: &RunArgs) -> Result<Source, Failure> {
 }
 
 #[cfg(not(feature = "kafka"))]
-fn open_kafka(_config: &Config, _args: &RunArgs) -> Result<Source, Failure> {
+fn open_kafka(
+    _config: &Config,
+    _args: &RunArgs,
+    _metrics: Option<&Metrics>,
+) -> Result<Source, Failure> {
     Err(Failure::usage(anyhow::anyhow!(
         "[kafka] names brokers, but this vigil was built without the `kafka` feature"
     )))

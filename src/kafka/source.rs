@@ -20,6 +20,7 @@ use super::client::{KafkaSetupError, client_config};
 use super::ledger::{Ledger, Position};
 use crate::config::KafkaConfig;
 use crate::event::event_time;
+use crate::metrics::Metrics;
 use crate::time::Timestamp;
 
 /// Bytes gathered per read before handing them to the router.
@@ -51,9 +52,25 @@ pub type VigilConsumer = BaseConsumer<GroupContext>;
 /// the rest, which the partition's next owner will read again.
 pub struct GroupContext {
     ledger: Ledger,
+    metrics: Option<Metrics>,
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(metrics) = &self.metrics else {
+            return;
+        };
+        for (name, topic) in &statistics.topics {
+            for partition in topic.partitions.values() {
+                // librdkafka lists an internal partition -1 for messages
+                // not yet assigned to one.
+                if partition.partition >= 0 {
+                    metrics.set_kafka_lag(name, partition.partition, partition.consumer_lag);
+                }
+            }
+        }
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -92,11 +109,19 @@ pub struct SourceOptions {
 ///
 /// # Errors
 /// Returns a setup error for bad settings or an unreachable subscription.
-pub fn subscribe(config: &KafkaConfig, ledger: &Ledger) -> Result<VigilConsumer, KafkaSetupError> {
+pub fn subscribe(
+    config: &KafkaConfig,
+    ledger: &Ledger,
+    metrics: Option<&Metrics>,
+) -> Result<VigilConsumer, KafkaSetupError> {
     let commit_interval = config.commit_interval_ms.to_string();
+    // Statistics carry the consumer lag; they are only asked for when
+    // metrics are served.
+    let stats_interval = if metrics.is_some() { "5000" } else { "0" };
     let client = client_config(
         config,
         &[
+            ("statistics.interval.ms", stats_interval),
             ("group.id", &config.group_id),
             ("enable.auto.offset.store", "false"),
             ("enable.auto.commit", "true"),
@@ -107,6 +132,7 @@ pub fn subscribe(config: &KafkaConfig, ledger: &Ledger) -> Result<VigilConsumer,
     )?;
     let consumer: VigilConsumer = client.create_with_context(GroupContext {
         ledger: ledger.clone(),
+        metrics: metrics.cloned(),
     })?;
     let topics: Vec<&str> = config
         .topics

@@ -9,6 +9,8 @@ pub struct RecordBatch {
     /// Input lines read when the batch was sent: once its shard has
     /// processed it, every record of that shard up to this line is done.
     pub through_line: u64,
+    /// When the router sent the batch, for the pipeline latency.
+    pub sent_at: Option<std::time::Instant>,
 }
 
 /// Records per batch before it is sent.
@@ -48,5 +50,6 @@ impl RecordBatch {
         self.data.clear();
         self.records.clear();
         self.through_line = 0;
+        self.sent_at = None;
     }
 }

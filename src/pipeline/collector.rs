@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
+use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
@@ -87,6 +88,9 @@ pub struct CollectorStats {
     pub revisions: u64,
     /// The latest revision of every incident, by id.
     pub incidents: BTreeMap<String, Incident>,
+    /// Time from the router sending a batch to the collector taking its
+    /// results, in microseconds, one sample per non-empty batch.
+    pub latency_us: Latency,
 }
 
 /// Folds and writes shard outputs until every shard has hung up. With
@@ -133,6 +137,9 @@ pub fn collect(
         ) {
             stream.processed_through(line);
         }
+        if let Some(sent) = output.sent_at {
+            record_latency(&mut stats, sent.elapsed(), &mut sinks);
+        }
     }
     if let Some(global) = global.as_mut() {
         global.finish(&mut global_signals);
@@ -153,6 +160,48 @@ pub fn collect(
         stream.finish()?;
     }
     Ok(stats)
+}
+
+/// A latency distribution with p50, p99 and p99.9 at three significant
+/// digits.
+#[derive(Debug)]
+pub struct Latency(hdrhistogram::Histogram<u64>);
+
+impl Default for Latency {
+    fn default() -> Self {
+        // From 1 µs to 10 minutes; longer waits count as 10 minutes.
+        Self(
+            hdrhistogram::Histogram::new_with_bounds(1, 600_000_000, 3)
+                .expect("the bounds and precision are valid"),
+        )
+    }
+}
+
+impl Latency {
+    fn record(&mut self, latency: Duration) {
+        let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
+        self.0.saturating_record(micros.max(1));
+    }
+
+    /// Samples recorded.
+    #[must_use]
+    pub fn len(&self) -> u64 {
+        self.0.len()
+    }
+
+    /// Whether nothing was recorded.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The latency at `quantile` (0.0–1.0), in milliseconds.
+    #[must_use]
+    pub fn quantile_ms(&self, quantile: f64) -> f64 {
+        #[allow(clippy::cast_precision_loss, reason = "a latency for display")]
+        let ms = self.0.value_at_quantile(quantile) as f64 / 1_000.0;
+        ms
+    }
 }
 
 /// How far every shard has come: a line is fully processed once each shard
@@ -190,6 +239,13 @@ impl Progress {
             self.reported = self.highest;
             self.highest
         })
+    }
+}
+
+fn record_latency(stats: &mut CollectorStats, latency: Duration, sinks: &mut CollectorSinks) {
+    stats.latency_us.record(latency);
+    if let Some(metrics) = sinks.metrics.as_ref() {
+        metrics.batch_latency(latency);
     }
 }
 

@@ -26,7 +26,7 @@ use crate::detect::DetectorSet;
 use crate::rules::RuleFeed;
 
 pub use batch::RecordBatch;
-pub use collector::{CollectorSinks, CollectorStats, StreamSink};
+pub use collector::{CollectorSinks, CollectorStats, Latency, StreamSink};
 pub use dead_letter::DeadLetter;
 pub use global::GlobalStage;
 pub use reader::ReadStats;
@@ -169,6 +169,7 @@ fn work(
         let mut output = ShardOutput {
             shard: index,
             through_line: batch.through_line,
+            sent_at: batch.sent_at,
             ..ShardOutput::default()
         };
         let before = shard.stats();

@@ -126,6 +126,9 @@ impl<'s> Router<'s> {
         let fresh = self.recycled.try_recv().unwrap_or_default();
         let mut batch = std::mem::replace(&mut self.pending[shard], fresh);
         batch.through_line = self.stats.lines;
+        if !batch.is_empty() {
+            batch.sent_at = Some(std::time::Instant::now());
+        }
         self.stopped |= self.shards[shard].send(batch).is_err();
     }
 

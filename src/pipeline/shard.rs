@@ -54,6 +54,8 @@ pub struct ShardOutput {
     pub duplicates: u64,
     /// Users the shard holds after the batch.
     pub users: u64,
+    /// When the batch left the router; `None` for an empty batch.
+    pub sent_at: Option<std::time::Instant>,
 }
 
 /// An event matching a detection rule that a cross-user correlation builds

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use super::collector::CollectorStats;
+use super::collector::{CollectorStats, Latency};
 use super::reader::ReadStats;
 use super::shard::Shard;
 use crate::event::RejectReason;
@@ -37,6 +37,8 @@ pub struct RunSummary {
     pub state_bytes: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// Time from reading a batch to handing its outputs to the sinks.
+    pub latency: Latency,
 }
 
 impl RunSummary {
@@ -54,6 +56,7 @@ impl RunSummary {
             signals: collected.signals,
             revisions: collected.revisions,
             incidents: collected.incidents,
+            latency: collected.latency_us,
             users: 0,
             cold_start_users: BTreeMap::new(),
             cold_start_skips: BTreeMap::new(),
@@ -119,6 +122,16 @@ impl fmt::Display for RunSummary {
         }
         #[allow(clippy::cast_precision_loss, reason = "a ratio for display")]
         let per_user = self.state_bytes as f64 / (self.users.max(1) as f64);
+        if !self.latency.is_empty() {
+            writeln!(
+                f,
+                "latency from read to outputs (per batch): p50 {:.2} ms  p99 {:.2} ms  \
+                 p99.9 {:.2} ms",
+                self.latency.quantile_ms(0.5),
+                self.latency.quantile_ms(0.99),
+                self.latency.quantile_ms(0.999),
+            )?;
+        }
         write!(
             f,
             "elapsed {:.2} s  {:.0} records/s  profile state {:.0} bytes/user",

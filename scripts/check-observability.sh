@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Validates the Prometheus configuration and alert rules with promtool
+# (installing Debian's prometheus package first if promtool is missing) and
+# checks that every Grafana dashboard panel carries what provisioning needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v promtool > /dev/null 2>&1; then
+  echo "installing promtool (Debian package prometheus)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends prometheus > /dev/null \
+    || { apt-get update > /dev/null && apt-get install -y --no-install-recommends prometheus > /dev/null; }
+fi
+
+promtool check config prometheus/prometheus.yml
+promtool check rules prometheus/alerts.yml
+
+python3 - grafana/dashboards/*.json <<'PY'
+import json, sys
+
+problems = []
+uids = set()
+for path in sys.argv[1:]:
+    with open(path) as f:
+        board = json.load(f)
+    for key in ("uid", "title", "panels", "schemaVersion"):
+        if key not in board:
+            problems.append(f"{path}: no {key}")
+    if board.get("uid") in uids:
+        problems.append(f"{path}: uid {board.get('uid')} is used twice")
+    uids.add(board.get("uid"))
+    for panel in board.get("panels", []):
+        name = panel.get("title", "?")
+        for key in ("type", "gridPos", "datasource", "targets"):
+            if key not in panel:
+                problems.append(f"{path}: panel {name!r} has no {key}")
+        for target in panel.get("targets", []):
+            if not target.get("expr"):
+                problems.append(f"{path}: panel {name!r} has a target without expr")
+    print(f"{path}: {len(board.get('panels', []))} panels")
+if problems:
+    print("\n".join(problems), file=sys.stderr)
+    sys.exit(1)
+PY
+echo "observability configuration: ok"
