@@ -15,10 +15,11 @@ trap 'scripts/kafka-broker.sh stop "$broker_dir"' EXIT
 export VIGIL_TEST_KAFKA_BROKERS
 VIGIL_TEST_KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$broker_dir" "$broker_port")
 
+# Installs promtool and the Prometheus server the end-to-end test scrapes with.
+scripts/check-observability.sh
 cargo test --all-targets --no-fail-fast
 cargo run --quiet -- rules check rules/
 cargo run --quiet -- rules test rules/
-scripts/check-observability.sh
 cargo run --quiet -- demo --users 120 --days 10 --out target/demo-smoke > target/demo-smoke.txt
 grep -q "Injected attacks caught" target/demo-smoke.txt
 echo "demo smoke run: ok"

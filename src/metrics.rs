@@ -14,7 +14,8 @@ use prometheus::{
 };
 
 use crate::event::RejectReason;
-use crate::incident::Incident;
+use crate::incident::{Incident, IncidentType};
+use crate::pipeline::ShardOutput;
 use crate::signal::{Signal, SignalSource};
 
 /// Every metric vigil exports.
@@ -31,10 +32,14 @@ pub struct Metrics {
     rule_reloads: IntCounterVec,
     pipeline_latency: Histogram,
     kafka_lag: IntGaugeVec,
+    failed_authentications: IntCounter,
+    rate_limit_violations: IntCounter,
+    suspicious_patterns: IntCounter,
+    key_compromises: IntCounter,
 }
 
 /// Metric names as exported, for documentation and tests.
-pub const METRIC_NAMES: [&str; 10] = [
+pub const METRIC_NAMES: [&str; 14] = [
     "vigil_events_processed_total",
     "vigil_events_rejected_total",
     "vigil_events_duplicate_total",
@@ -45,12 +50,28 @@ pub const METRIC_NAMES: [&str; 10] = [
     "vigil_rules_reloads_total",
     "vigil_pipeline_latency_seconds",
     "vigil_kafka_consumer_lag_messages",
+    "vigil_security_failed_authentications_total",
+    "vigil_security_rate_limit_violations_total",
+    "vigil_security_suspicious_patterns_total",
+    "vigil_security_key_compromises_total",
 ];
 
 /// Latency buckets, in seconds: from half a millisecond to ten seconds.
 const LATENCY_BUCKETS: [f64; 14] = [
     0.000_5, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0,
 ];
+
+/// Registers `metric` in `registry` and hands it back.
+fn registered<M: prometheus::core::Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: Result<M, prometheus::Error>,
+) -> M {
+    let metric = metric.expect("metric definitions are valid");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("metric names are unique");
+    metric
+}
 
 impl Metrics {
     /// A fresh registry with every metric registered.
@@ -60,92 +81,76 @@ impl Metrics {
     #[must_use]
     pub fn new() -> Self {
         let registry = Registry::new();
-        let counter_vec = |name: &str, help: &str, labels: &[&str]| {
-            let metric = IntCounterVec::new(Opts::new(name, help), labels)
-                .expect("metric definitions are valid");
-            registry
-                .register(Box::new(metric.clone()))
-                .expect("metric names are unique");
-            metric
+        let counter = |index: usize, help: &str| {
+            registered(&registry, IntCounter::new(METRIC_NAMES[index], help))
         };
-        let events = counter_vec(
-            METRIC_NAMES[0],
-            "Events decoded and applied to profiles, by source.",
-            &["source"],
-        );
-        let rejected = counter_vec(
-            METRIC_NAMES[1],
-            "Records refused and sent to the dead-letter sink, by reason.",
-            &["reason"],
-        );
-        let signals = counter_vec(
-            METRIC_NAMES[3],
-            "Signals raised, by source (detector or rule) and detector or rule id.",
-            &["source", "name"],
-        );
-        let incidents_opened = counter_vec(
-            METRIC_NAMES[4],
-            "Incidents opened, by type and severity at opening.",
-            &["type", "severity"],
-        );
-        let rule_reloads = counter_vec(
-            METRIC_NAMES[7],
-            "Rule set reloads, by outcome (applied or refused).",
-            &["outcome"],
-        );
-        let duplicates = IntCounter::new(
-            METRIC_NAMES[2],
-            "Events dropped because their event_id was seen recently (redeliveries).",
+        let counter_vec = |index: usize, help: &str, labels: &[&str]| {
+            let opts = Opts::new(METRIC_NAMES[index], help);
+            registered(&registry, IntCounterVec::new(opts, labels))
+        };
+        let latency_opts = HistogramOpts::new(
+            METRIC_NAMES[8],
+            "Time from reading a batch of events to handing its signals and incidents to \
+             the sinks.",
         )
-        .expect("metric definitions are valid");
-        let incident_revisions = IntCounter::new(METRIC_NAMES[5], "Incident revisions written.")
-            .expect("metric definitions are valid");
-        let tracked_users = IntGauge::new(METRIC_NAMES[6], "Users with a profile in memory.")
-            .expect("metric definitions are valid");
-        let pipeline_latency = Histogram::with_opts(
-            HistogramOpts::new(
-                METRIC_NAMES[8],
-                "Time from reading a batch of events to handing its signals and incidents \
-                 to the sinks.",
-            )
-            .buckets(LATENCY_BUCKETS.to_vec()),
-        )
-        .expect("metric definitions are valid");
-        let kafka_lag = IntGaugeVec::new(
-            Opts::new(
-                METRIC_NAMES[9],
-                "Messages between the consumer's position and the partition's end, \
-                 by topic and partition (Kafka source only).",
-            ),
-            &["topic", "partition"],
-        )
-        .expect("metric definitions are valid");
-        registry
-            .register(Box::new(pipeline_latency.clone()))
-            .expect("metric names are unique");
-        registry
-            .register(Box::new(kafka_lag.clone()))
-            .expect("metric names are unique");
-        for metric in [duplicates.clone(), incident_revisions.clone()] {
-            registry
-                .register(Box::new(metric))
-                .expect("metric names are unique");
-        }
-        registry
-            .register(Box::new(tracked_users.clone()))
-            .expect("metric names are unique");
+        .buckets(LATENCY_BUCKETS.to_vec());
+        let lag_opts = Opts::new(
+            METRIC_NAMES[9],
+            "Messages between the consumer's position and the partition's end, by topic and \
+             partition (Kafka source only).",
+        );
         Self {
+            events: counter_vec(
+                0,
+                "Events decoded and applied to profiles, by source.",
+                &["source"],
+            ),
+            rejected: counter_vec(
+                1,
+                "Records refused and sent to the dead-letter sink, by reason.",
+                &["reason"],
+            ),
+            duplicates: counter(
+                2,
+                "Events dropped because their event_id was seen recently (redeliveries).",
+            ),
+            signals: counter_vec(
+                3,
+                "Signals raised, by source (detector or rule) and detector or rule id.",
+                &["source", "name"],
+            ),
+            incidents_opened: counter_vec(
+                4,
+                "Incidents opened, by type and severity at opening.",
+                &["type", "severity"],
+            ),
+            incident_revisions: counter(5, "Incident revisions written."),
+            tracked_users: registered(
+                &registry,
+                IntGauge::new(METRIC_NAMES[6], "Users with a profile in memory."),
+            ),
+            rule_reloads: counter_vec(
+                7,
+                "Rule set reloads, by outcome (applied or refused).",
+                &["outcome"],
+            ),
+            pipeline_latency: registered(&registry, Histogram::with_opts(latency_opts)),
+            kafka_lag: registered(
+                &registry,
+                IntGaugeVec::new(lag_opts, &["topic", "partition"]),
+            ),
+            failed_authentications: counter(
+                10,
+                "Authentication events (logins, MFA checks) that failed.",
+            ),
+            rate_limit_violations: counter(
+                11,
+                "Keys caught over their per-second rate or daily quota by the rate_limit \
+                 detector.",
+            ),
+            suspicious_patterns: counter(12, "Rule matches: suspicious patterns in the events."),
+            key_compromises: counter(13, "Incidents opened as an API key compromise."),
             registry,
-            events,
-            rejected,
-            duplicates,
-            signals,
-            incidents_opened,
-            incident_revisions,
-            tracked_users,
-            rule_reloads,
-            pipeline_latency,
-            kafka_lag,
         }
     }
 
@@ -212,15 +217,19 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// A shard's report: events processed and dropped as duplicates since
-    /// its last one, and the users it now holds.
-    pub fn shard_report(&mut self, shard: usize, processed: u64, duplicates: u64, users: u64) {
-        self.events.inc_by(processed);
-        self.metrics.duplicates.inc_by(duplicates);
+    /// A shard's report on one batch: events processed, dropped as
+    /// duplicates and failed logins, and the users it now holds.
+    pub fn shard_report(&mut self, output: &ShardOutput) {
+        self.events.inc_by(output.processed);
+        self.metrics.duplicates.inc_by(output.duplicates);
+        self.metrics
+            .failed_authentications
+            .inc_by(output.failed_authentications);
+        let shard = output.shard;
         if self.users.len() <= shard {
             self.users.resize(shard + 1, 0);
         }
-        self.users[shard] = users;
+        self.users[shard] = output.users;
         let total: u64 = self.users.iter().sum();
         self.metrics
             .tracked_users
@@ -243,6 +252,13 @@ impl Recorder {
 
     /// A signal raised.
     pub fn signal(&mut self, signal: &Signal) {
+        match signal.source {
+            SignalSource::Rule => self.metrics.suspicious_patterns.inc(),
+            SignalSource::Detector if signal.name == "rate_limit" => {
+                self.metrics.rate_limit_violations.inc();
+            }
+            SignalSource::Detector => {}
+        }
         if let Some(counter) = self.signals.get(signal.name.as_ref()) {
             counter.inc();
             return;
@@ -264,6 +280,9 @@ impl Recorder {
         self.metrics.incident_revisions.inc();
         if incident.revision != 1 {
             return;
+        }
+        if incident.incident_type == IncidentType::ApiKeyCompromise {
+            self.metrics.key_compromises.inc();
         }
         let key = (
             incident.incident_type.as_str().to_owned(),

@@ -259,15 +259,12 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `GET path` over plain HTTP/1.1; returns the status code and the body.
+/// `GET path` over plain HTTP/1.0 (so no server answers in chunks);
+/// returns the status code and the body.
 fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     use std::io::Read;
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     let status = response.split_whitespace().nth(1)?.parse().ok()?;
@@ -363,5 +360,180 @@ fn a_running_vigil_serves_its_metrics_and_health() {
             !line.contains("usr_"),
             "a user id leaked into a label: {line}"
         );
+    }
+}
+
+/// Starts `vigil run` serving metrics on `port`, fed `events` on stdin,
+/// which stays open so the process keeps running.
+fn serving_vigil(events: &[u8], port: u16) -> (std::process::Child, std::process::ChildStdin) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "run",
+            "--input",
+            "-",
+            "--incidents",
+            "/dev/null",
+            "--listen",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(events).unwrap();
+    stdin.flush().unwrap();
+    (child, stdin)
+}
+
+/// The Prometheus server, or `None` when `VIGIL_SKIP_PROMETHEUS_TESTS=1`
+/// says it is missing on purpose (`scripts/test.sh` installs it).
+fn prometheus_binary() -> Option<&'static str> {
+    let found = Command::new("prometheus")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if found {
+        return Some("prometheus");
+    }
+    assert!(
+        std::env::var("VIGIL_SKIP_PROMETHEUS_TESTS").is_ok_and(|v| v == "1"),
+        "the prometheus server is not installed: run scripts/test.sh, or set \
+         VIGIL_SKIP_PROMETHEUS_TESTS=1"
+    );
+    None
+}
+
+fn percent_encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    text.bytes().fold(String::new(), |mut out, b| {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+        out
+    })
+}
+
+/// Runs an instant query; returns the number of series in the result, or
+/// the error Prometheus gave.
+fn promql(port: u16, expr: &str) -> Result<usize, String> {
+    let path = format!("/api/v1/query?query={}", percent_encode(expr));
+    let (status, body) = http_get(port, &path).ok_or("no answer")?;
+    let answer: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    if status != 200 || answer["status"] != "success" {
+        return Err(format!("{status}: {body}"));
+    }
+    Ok(answer["data"]["result"].as_array().map_or(0, Vec::len))
+}
+
+/// Every `expr` of the dashboards' panels.
+fn dashboard_queries() -> Vec<String> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/grafana/dashboards");
+    let mut queries = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let board: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for panel in board["panels"].as_array().unwrap() {
+            for target in panel["targets"].as_array().into_iter().flatten() {
+                queries.push(target["expr"].as_str().unwrap().to_owned());
+            }
+        }
+    }
+    queries
+}
+
+/// Every alert rule's name and `expr`.
+fn alert_queries() -> Vec<(String, String)> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/prometheus/alerts.yml");
+    let rules: yaml_serde::Value =
+        yaml_serde::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut alerts = Vec::new();
+    for group in rules["groups"].as_sequence().unwrap() {
+        for rule in group["rules"].as_sequence().unwrap() {
+            let name = rule["alert"].as_str().unwrap().to_owned();
+            alerts.push((name, rule["expr"].as_str().unwrap().to_owned()));
+        }
+    }
+    alerts
+}
+
+#[test]
+fn prometheus_scrapes_vigil_and_every_dashboard_and_alert_query_evaluates() {
+    let Some(prometheus) = prometheus_binary() else {
+        return;
+    };
+    // Generated attacks, and one broken record so rejects have a series.
+    let mut events = generated(120, 10, 6).events;
+    events.extend_from_slice(b"{broken\n");
+    let vigil_port = free_port();
+    let (mut vigil, stdin) = serving_vigil(&events, vigil_port);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+             scrape_configs:\n  - job_name: vigil\n    static_configs:\n\
+             \x20     - targets: [\"127.0.0.1:{vigil_port}\"]\n"
+        ),
+    )
+    .unwrap();
+    let prometheus_port = free_port();
+    let mut server = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{prometheus_port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+
+    // Rates need two samples: wait for a few scrapes.
+    let scraped = (0..300).any(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        promql(
+            prometheus_port,
+            "count_over_time(up{job=\"vigil\"}[1m]) >= 4",
+        ) == Ok(1)
+    });
+    let dashboards: Vec<(String, Result<usize, String>)> = dashboard_queries()
+        .into_iter()
+        .map(|q| (q.clone(), promql(prometheus_port, &q)))
+        .collect();
+    let alerts: Vec<(String, Result<usize, String>)> = alert_queries()
+        .into_iter()
+        .map(|(name, q)| (name, promql(prometheus_port, &q)))
+        .collect();
+    let _ = server.kill();
+    let _ = server.wait();
+    drop(stdin);
+    let _ = vigil.wait();
+
+    assert!(scraped, "Prometheus never scraped vigil four times");
+    assert!(
+        dashboards.len() >= 10,
+        "the dashboards hold {} queries",
+        dashboards.len()
+    );
+    for (query, result) in &dashboards {
+        let series = result.as_ref().unwrap_or_else(|e| panic!("{query}: {e}"));
+        // The consumer lag exists only with a Kafka source.
+        if !query.contains("kafka") {
+            assert!(*series > 0, "{query} returned no data");
+        }
+    }
+    for (alert, result) in &alerts {
+        let firing = result.as_ref().unwrap_or_else(|e| panic!("{alert}: {e}"));
+        // The whole input is processed before the first scrape, so the
+        // stream is quiet: only the no-events condition holds. Every other
+        // condition (down, behind, rejecting, reload refused, slow) must
+        // be empty on this healthy run.
+        let expected = usize::from(alert == "VigilNoEvents");
+        assert_eq!(*firing, expected, "{alert}: {firing} series");
     }
 }

@@ -111,12 +111,7 @@ pub fn collect(
     let mut progress = Progress::new(shards);
     for mut output in outputs {
         if let Some(metrics) = sinks.metrics.as_mut() {
-            metrics.shard_report(
-                output.shard,
-                output.processed,
-                output.duplicates,
-                output.users,
-            );
+            metrics.shard_report(&output);
         }
         for dead in &output.rejects {
             record_reject(&mut stats, dead, &mut sinks)?;

@@ -179,6 +179,8 @@ fn work(
         let after = shard.stats();
         output.processed = after.events - before.events;
         output.duplicates = after.duplicates - before.duplicates;
+        output.failed_authentications =
+            after.failed_authentications - before.failed_authentications;
         output.users = shard.users() as u64;
         if outputs.send(output).is_err() {
             break;

@@ -10,7 +10,7 @@ use rustc_hash::FxHashMap;
 
 use super::dead_letter::DeadLetter;
 use crate::detect::{Context, DetectorSet, Finding};
-use crate::event::{DecodeLimits, Event, Reject, RejectReason, decode};
+use crate::event::{DecodeLimits, Event, EventType, Reject, RejectReason, decode};
 use crate::profile::{Profile, ProfileLimits};
 use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
 use crate::signal::{Signal, SignalSource};
@@ -52,6 +52,8 @@ pub struct ShardOutput {
     pub processed: u64,
     /// Events dropped as redeliveries in this batch.
     pub duplicates: u64,
+    /// Failed authentication events in this batch.
+    pub failed_authentications: u64,
     /// Users the shard holds after the batch.
     pub users: u64,
     /// When the batch left the router; `None` for an empty batch.
@@ -77,6 +79,8 @@ pub struct ShardStats {
     pub events: u64,
     /// Events dropped because their `event_id` was seen recently.
     pub duplicates: u64,
+    /// Authentication events that failed.
+    pub failed_authentications: u64,
     /// Evaluations skipped because the user was in cold start, by detector.
     pub cold_start_skips: BTreeMap<&'static str, u64>,
 }
@@ -127,7 +131,12 @@ impl Shard {
             return;
         }
         match self.apply(&event, out) {
-            Ok(local) => self.run_rules(&event, local, record, line, out),
+            Ok(local) => {
+                if matches!(event.event_type, EventType::Authentication) && !event.success {
+                    self.stats.failed_authentications += 1;
+                }
+                self.run_rules(&event, local, record, line, out);
+            }
             Err(reject) => refuse(record, line, reject, out),
         }
     }
