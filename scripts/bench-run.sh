@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Measures `vigil run` end to end (read, parse, profile, detect, incidents)
 # on a generated file of about one million events, with one and two shards,
-# and the profile memory per user on 100,000 users. Prints events per second
-# (the median of five runs) and bytes per user.
+# the same with metrics served (their cost), and the profile memory per user
+# on 100,000 users. Prints events per second (the median of five runs) and
+# bytes per user.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +19,9 @@ echo "events: $(wc -l < "$work/events.jsonl") lines, $(du -h "$work/events.jsonl
 
 median_rate() {
   local shards=$1
+  shift
   for _ in $(seq "$runs"); do
-    "$vigil" run --shards "$shards" --input "$work/events.jsonl" --incidents /dev/null 2>&1 \
+    "$vigil" run --shards "$shards" --input "$work/events.jsonl" --incidents /dev/null "$@" 2>&1 \
       | awk '/^elapsed/ { print $4 }'
   done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
@@ -29,6 +31,9 @@ two=$(median_rate 2)
 echo "shards=1: $one events/s (median of $runs runs)"
 echo "shards=2: $two events/s (median of $runs runs)"
 awk -v a="$one" -v b="$two" 'BEGIN { printf "speed-up with 2 shards: %.2fx\n", b / a }'
+served=$(median_rate 2 --listen 127.0.0.1:0)
+echo "shards=2 with metrics served: $served events/s (median of $runs runs)"
+awk -v a="$two" -v b="$served" 'BEGIN { printf "cost of metrics: %.1f%%\n", (a - b) / a * 100 }'
 
 echo "memory on 100,000 users:"
 "$vigil" gen --users 100000 --days 1 --seed 2 > "$work/users.jsonl" 2>/dev/null

@@ -2,8 +2,8 @@
 # Runs vigil's whole test suite on a fresh machine: starts a Kafka-protocol
 # broker on 127.0.0.1 (installing it the first time), then runs the unit,
 # property and integration tests, the shipped rule pack's checks and tests,
-# the Prometheus and Grafana configuration checks (installing promtool the
-# first time), and a smoke run of the demo. The broker is stopped on exit.
+# the checks of the Prometheus, Grafana and compose files (installing
+# promtool and docker-compose the first time), and a smoke run of the demo. The broker is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +15,8 @@ trap 'scripts/kafka-broker.sh stop "$broker_dir"' EXIT
 export VIGIL_TEST_KAFKA_BROKERS
 VIGIL_TEST_KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$broker_dir" "$broker_port")
 
-# Installs promtool and the Prometheus server the end-to-end test scrapes with.
-scripts/check-observability.sh
+# Also installs the Prometheus server the end-to-end metrics test scrapes with.
+scripts/check-configs.sh
 cargo test --all-targets --no-fail-fast
 cargo run --quiet -- rules check rules/
 cargo run --quiet -- rules test rules/

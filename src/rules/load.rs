@@ -94,11 +94,17 @@ pub struct RuleMeta {
     pub tests: Vec<TestCase>,
 }
 
+/// Group-by fields whose every value lives in one shard: the user id the
+/// router hashes, and the key id, since a key belongs to one account.
+const SHARD_LOCAL_KEYS: [&str; 2] = ["user_id", "api_key_id"];
+
 /// A validated, compiled-once set of rules, shared by every shard.
 ///
-/// Correlations grouped by `user_id` run inside the shard owning the user
-/// ("local"); the others ("global") run in one stage that sees every
-/// event matching the detection rules they reference.
+/// Correlations grouped by `user_id` or `api_key_id` run inside the shard
+/// owning the user ("local"): a key belongs to one account, so all of a
+/// key's events carry one user id and reach one shard. The others
+/// ("global", such as those grouped by address) run in one stage that sees
+/// every event matching the detection rules they reference.
 #[derive(Debug, Default)]
 pub struct RuleSet {
     rules: Vec<SigmaRule>,
@@ -544,11 +550,16 @@ impl Placement {
             .collect();
         let correlation_ids: HashSet<&str> = refs.iter().map(|(id, _, _)| id.as_str()).collect();
 
-        // A correlation is global when it is not grouped by user, when it
-        // builds on a global correlation, or when a global one builds on it.
+        // A correlation is global when it is grouped by neither user nor
+        // key, when it builds on a global correlation, or when a global one
+        // builds on it.
         let mut global: HashSet<String> = correlations
             .iter()
-            .filter(|c| !c.group_by.iter().any(|field| field == "user_id"))
+            .filter(|c| {
+                !c.group_by
+                    .iter()
+                    .any(|field| SHARD_LOCAL_KEYS.contains(&field.as_str()))
+            })
             .map(correlation_id)
             .collect();
         loop {

@@ -8,9 +8,10 @@
 //! streaming, sharded analyzer needs around them:
 //!
 //! - a field view of the typed event by the contract's names ([`fields`]);
-//! - placement: correlations grouped by `user_id` run in the shard that owns
-//!   the user, every other correlation in one global stage fed, in input
-//!   order, with just the events its detection rules match ([`stage`]);
+//! - placement: correlations grouped by `user_id` (or by `api_key_id`, as a
+//!   key belongs to one account) run in the shard that owns the user, every
+//!   other correlation in one global stage fed, in input order, with just
+//!   the events its detection rules match ([`stage`]);
 //! - the `vigil:` extension key, which sets a match's incident type and
 //!   score and carries the rule's test events ([`extension`]);
 //! - problems reported all at once with file, line and field ([`load`]);

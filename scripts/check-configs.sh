@@ -1,19 +1,29 @@
 #!/usr/bin/env bash
-# Validates the Prometheus configuration and alert rules with promtool
-# (installing Debian's prometheus package first if promtool is missing) and
-# checks that every Grafana dashboard panel carries what provisioning needs.
+# Validates the deployment files: the Prometheus configuration and alert
+# rules with promtool, docker-compose.yml with docker-compose's own parser
+# (no Docker daemon needed), and the Grafana dashboards' structure. Installs
+# Debian's prometheus and docker-compose packages first if they are missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v promtool > /dev/null 2>&1; then
-  echo "installing promtool (Debian package prometheus)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get install -y --no-install-recommends prometheus > /dev/null \
-    || { apt-get update > /dev/null && apt-get install -y --no-install-recommends prometheus > /dev/null; }
-fi
+install_debian_package() {
+  local command=$1 package=$2
+  if ! command -v "$command" > /dev/null 2>&1; then
+    echo "installing $command (Debian package $package)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y --no-install-recommends "$package" > /dev/null \
+      || { apt-get update > /dev/null \
+        && apt-get install -y --no-install-recommends "$package" > /dev/null; }
+  fi
+}
+
+install_debian_package promtool prometheus
+install_debian_package docker-compose docker-compose
 
 promtool check config prometheus/prometheus.yml
 promtool check rules prometheus/alerts.yml
+docker-compose -f docker-compose.yml config -q
+echo "docker-compose.yml: valid"
 
 python3 - grafana/dashboards/*.json <<'PY'
 import json, sys
@@ -42,4 +52,4 @@ if problems:
     print("\n".join(problems), file=sys.stderr)
     sys.exit(1)
 PY
-echo "observability configuration: ok"
+echo "deployment configuration: ok"
