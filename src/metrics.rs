@@ -6,7 +6,7 @@
 //! collector thread is the only writer of per-event counters, so the
 //! handles it caches need no locking beyond the counters' own atomics.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -36,10 +36,11 @@ pub struct Metrics {
     rate_limit_violations: IntCounter,
     suspicious_patterns: IntCounter,
     key_compromises: IntCounter,
+    cold_start_users: IntGaugeVec,
 }
 
 /// Metric names as exported, for documentation and tests.
-pub const METRIC_NAMES: [&str; 14] = [
+pub const METRIC_NAMES: [&str; 15] = [
     "vigil_events_processed_total",
     "vigil_events_rejected_total",
     "vigil_events_duplicate_total",
@@ -54,6 +55,7 @@ pub const METRIC_NAMES: [&str; 14] = [
     "vigil_security_rate_limit_violations_total",
     "vigil_security_suspicious_patterns_total",
     "vigil_security_key_compromises_total",
+    "vigil_profiles_cold_start_users",
 ];
 
 /// Latency buckets, in seconds: from half a millisecond to ten seconds.
@@ -150,6 +152,16 @@ impl Metrics {
             ),
             suspicious_patterns: counter(12, "Rule matches: suspicious patterns in the events."),
             key_compromises: counter(13, "Incidents opened as an API key compromise."),
+            cold_start_users: registered(
+                &registry,
+                IntGaugeVec::new(
+                    Opts::new(
+                        METRIC_NAMES[14],
+                        "Users whose history is still too short for a detector, by detector.",
+                    ),
+                    &["detector"],
+                ),
+            ),
             registry,
         }
     }
@@ -184,6 +196,7 @@ impl Metrics {
             signals: HashMap::new(),
             incidents: HashMap::new(),
             users: Vec::new(),
+            cold_start: Vec::new(),
         }
     }
 
@@ -214,6 +227,8 @@ pub struct Recorder {
     incidents: HashMap<(String, String), IntCounter>,
     /// Users per shard at its latest report.
     users: Vec<u64>,
+    /// Cold-start users per shard and detector at its latest count.
+    cold_start: Vec<BTreeMap<&'static str, u64>>,
 }
 
 impl Recorder {
@@ -234,6 +249,27 @@ impl Recorder {
         self.metrics
             .tracked_users
             .set(i64::try_from(total).unwrap_or(i64::MAX));
+        if let Some(counts) = &output.cold_start_users {
+            self.cold_start_report(shard, counts);
+        }
+    }
+
+    fn cold_start_report(&mut self, shard: usize, counts: &BTreeMap<&'static str, u64>) {
+        if self.cold_start.len() <= shard {
+            self.cold_start.resize(shard + 1, BTreeMap::new());
+        }
+        self.cold_start[shard].clone_from(counts);
+        for detector in counts.keys() {
+            let total: u64 = self
+                .cold_start
+                .iter()
+                .filter_map(|per_shard| per_shard.get(detector))
+                .sum();
+            self.metrics
+                .cold_start_users
+                .with_label_values(&[detector])
+                .set(i64::try_from(total).unwrap_or(i64::MAX));
+        }
     }
 
     /// How long a batch took from the router to the collector.

@@ -109,6 +109,7 @@ pub fn collect(
     let mut stats = CollectorStats::default();
     let mut global_signals = Vec::new();
     let mut progress = Progress::new(shards);
+    let mut window = LatencyWindow::new();
     for mut output in outputs {
         if let Some(metrics) = sinks.metrics.as_mut() {
             metrics.shard_report(&output);
@@ -133,7 +134,9 @@ pub fn collect(
             stream.processed_through(line);
         }
         if let Some(sent) = output.sent_at {
-            record_latency(&mut stats, sent.elapsed(), &mut sinks);
+            let latency = sent.elapsed();
+            record_latency(&mut stats, latency, &mut sinks);
+            window.record(latency);
         }
     }
     if let Some(global) = global.as_mut() {
@@ -196,6 +199,38 @@ impl Latency {
         #[allow(clippy::cast_precision_loss, reason = "a latency for display")]
         let ms = self.0.value_at_quantile(quantile) as f64 / 1_000.0;
         ms
+    }
+}
+
+/// Latency of the last minute, logged once a minute while events flow.
+struct LatencyWindow {
+    latency: Latency,
+    started: std::time::Instant,
+}
+
+impl LatencyWindow {
+    /// How often the window is logged and restarted.
+    const PERIOD: Duration = Duration::from_mins(1);
+
+    fn new() -> Self {
+        Self {
+            latency: Latency::default(),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    fn record(&mut self, latency: Duration) {
+        self.latency.record(latency);
+        if self.started.elapsed() >= Self::PERIOD {
+            tracing::info!(
+                batches = self.latency.len(),
+                p50_ms = self.latency.quantile_ms(0.5),
+                p99_ms = self.latency.quantile_ms(0.99),
+                p999_ms = self.latency.quantile_ms(0.999),
+                "Pipeline latency over the last minute"
+            );
+            *self = Self::new();
+        }
     }
 }
 

@@ -33,6 +33,9 @@ pub use reader::ReadStats;
 pub use shard::{Forwarded, Shard, ShardOutput, ShardSettings, ShardStats};
 pub use summary::RunSummary;
 
+/// Batches between two counts of a shard's cold-start users.
+const COLD_START_EVERY_BATCHES: u64 = 64;
+
 /// Batches queued per shard before the router waits.
 const QUEUE_BATCHES: usize = 8;
 
@@ -164,7 +167,7 @@ fn work(
     outputs: &Sender<ShardOutput>,
     recycle: &Sender<RecordBatch>,
 ) -> Shard {
-    for mut batch in batches {
+    for (done, mut batch) in (0_u64..).zip(batches) {
         shard.refresh_rules();
         let mut output = ShardOutput {
             shard: index,
@@ -182,6 +185,9 @@ fn work(
         output.failed_authentications =
             after.failed_authentications - before.failed_authentications;
         output.users = shard.users() as u64;
+        if done.is_multiple_of(COLD_START_EVERY_BATCHES) {
+            output.cold_start_users = Some(shard.cold_start_users());
+        }
         if outputs.send(output).is_err() {
             break;
         }

@@ -58,6 +58,9 @@ pub struct ShardOutput {
     pub users: u64,
     /// When the batch left the router; `None` for an empty batch.
     pub sent_at: Option<std::time::Instant>,
+    /// Users still in cold start, by detector; counted every few batches
+    /// only, since counting visits every profile.
+    pub cold_start_users: Option<BTreeMap<&'static str, u64>>,
 }
 
 /// An event matching a detection rule that a cross-user correlation builds
