@@ -283,24 +283,9 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 fn a_running_vigil_serves_its_metrics_and_health() {
     let input = generated(60, 8, 4);
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        .args([
-            "run",
-            "--input",
-            "-",
-            "--incidents",
-            "/dev/null",
-            "--listen",
-        ])
-        .arg(format!("127.0.0.1:{port}"))
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&input.events).unwrap();
-    stdin.write_all(b"{broken\n").unwrap();
-    stdin.flush().unwrap();
+    let mut events = input.events.clone();
+    events.extend_from_slice(b"{broken\n");
+    let (mut child, stdin) = serving_vigil(&events, port);
     let expected = input.summary.events;
 
     // Stdin stays open: vigil keeps running while it is scraped.
@@ -319,13 +304,9 @@ fn a_running_vigil_serves_its_metrics_and_health() {
     let health = http_get(port, "/healthz");
     let ready = http_get(port, "/readyz");
     drop(stdin);
-    let output = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
 
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(status.success());
     assert_eq!(health.map(|(status, _)| status), Some(200));
     assert_eq!(ready.map(|(status, _)| status), Some(200));
     #[allow(clippy::cast_precision_loss, reason = "a small count")]
