@@ -102,6 +102,16 @@ fn the_shipped_rule_pack_passes_its_own_tests() {
 }
 
 #[test]
+fn only_correlations_across_users_send_events_to_the_global_stage() {
+    let set = shipped_rules();
+    // Grouped by address: one address's attempts span many users' shards.
+    assert!(set.forwards("vigil-failed-login"));
+    // Grouped by key: a key belongs to one account, so its calls stay in
+    // the user's shard instead of crossing to the single global thread.
+    assert!(!set.forwards("vigil-token-consuming-call"));
+}
+
+#[test]
 fn credential_stuffing_is_detected_with_one_two_and_four_shards() {
     let traffic = stuffing_traffic();
     let mut runs = Vec::new();
