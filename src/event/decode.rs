@@ -140,7 +140,7 @@ struct Fields<'a> {
 }
 
 /// Contract fields in a fixed order; the index is the bit in `Fields::seen`.
-const CONTRACT_FIELDS: [&str; 15] = [
+pub(crate) const CONTRACT_FIELDS: [&str; 15] = [
     "timestamp",
     "event_type",
     "user_id",

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use crate::time::Timestamp;
 
+pub(crate) use decode::CONTRACT_FIELDS;
 pub use decode::{DecodeLimits, decode};
 pub use reject::{Reject, RejectReason};
 pub use route::{event_time, route_key};

@@ -120,17 +120,21 @@ pub fn collect(
         for signal in &output.signals {
             record_signal(&mut stats, &mut engine, signal, &mut sinks)?;
         }
+        let newly_done = progress.advance(output.shard, output.through_line);
         if let Some(global) = global.as_mut() {
-            let watermark = |line| sinks.stream.as_ref().and_then(|s| s.watermark(line));
-            global.accept(&mut output, &mut global_signals, watermark);
+            let passed = progress.passed();
+            let watermark = sinks.stream.as_ref().and_then(|s| s.watermark(passed));
+            global.accept(
+                &mut output.forwarded,
+                passed,
+                watermark,
+                &mut global_signals,
+            );
         }
         for signal in global_signals.drain(..) {
             record_signal(&mut stats, &mut engine, &signal, &mut sinks)?;
         }
-        if let (Some(line), Some(stream)) = (
-            progress.advance(output.shard, output.through_line),
-            sinks.stream.as_mut(),
-        ) {
+        if let (Some(line), Some(stream)) = (newly_done, sinks.stream.as_mut()) {
             stream.processed_through(line);
         }
         if let Some(sent) = output.sent_at {
@@ -261,6 +265,11 @@ impl Progress {
             self.reported = low;
             low
         })
+    }
+
+    /// The line up to which every shard is done.
+    fn passed(&self) -> u64 {
+        self.reported
     }
 
     /// Once every shard has hung up, everything read is processed.

@@ -17,7 +17,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use super::shard::{Forwarded, ShardOutput};
+use super::shard::Forwarded;
 use crate::event::{DecodeLimits, decode, event_time};
 use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
 use crate::signal::Signal;
@@ -82,7 +82,6 @@ impl Ord for Timed {
 pub struct GlobalStage {
     stage: RuleStage,
     feed: RuleFeed,
-    progress: Vec<u64>,
     waiting: BinaryHeap<Reverse<Waiting>>,
     /// With event-time ordering: events past the line gate, by time.
     timed: Option<BinaryHeap<Reverse<Timed>>>,
@@ -90,13 +89,12 @@ pub struct GlobalStage {
 }
 
 impl GlobalStage {
-    /// A stage for a run with `shards` shards.
+    /// A stage running `feed`'s global correlations.
     #[must_use]
-    pub fn new(feed: &RuleFeed, shards: usize, limits: DecodeLimits) -> Self {
+    pub fn new(feed: &RuleFeed, limits: DecodeLimits) -> Self {
         Self {
             stage: RuleStage::new(StageKind::Global, feed),
             feed: feed.clone(),
-            progress: vec![0; shards],
             waiting: BinaryHeap::new(),
             timed: None,
             limits,
@@ -111,23 +109,19 @@ impl GlobalStage {
         self
     }
 
-    /// Takes a shard's forwarded events and progress, and runs every event
-    /// all shards have now passed (and, when ordering by event time, that
-    /// the watermark `watermark_at(line)` has passed); signals raised are
-    /// appended.
+    /// Takes a shard's forwarded events, and runs every event at or before
+    /// line `passed`, which all shards have processed (and, when ordering
+    /// by event time, every event no later than `watermark`); signals
+    /// raised are appended.
     pub fn accept(
         &mut self,
-        output: &mut ShardOutput,
+        forwarded: &mut Vec<Forwarded>,
+        passed: u64,
+        watermark: Option<Timestamp>,
         signals: &mut Vec<Signal>,
-        watermark_at: impl Fn(u64) -> Option<Timestamp>,
     ) {
         self.waiting
-            .extend(output.forwarded.drain(..).map(|f| Reverse(Waiting(f))));
-        if let Some(seen) = self.progress.get_mut(output.shard) {
-            *seen = (*seen).max(output.through_line);
-        }
-        let passed = self.progress.iter().copied().min().unwrap_or(0);
-        let watermark = watermark_at(passed);
+            .extend(forwarded.drain(..).map(|f| Reverse(Waiting(f))));
         self.run_through(passed, watermark, signals);
     }
 

@@ -119,7 +119,7 @@ impl Pipeline {
             drop(output_tx);
 
             let global = self.settings.rules.as_ref().map(|feed| {
-                let stage = GlobalStage::new(feed, self.shards, self.settings.decode_limits);
+                let stage = GlobalStage::new(feed, self.settings.decode_limits);
                 if sinks.stream.as_ref().is_some_and(|s| s.tracks_event_time()) {
                     stage.ordered_by_event_time()
                 } else {
@@ -175,15 +175,9 @@ fn work(
             sent_at: batch.sent_at,
             ..ShardOutput::default()
         };
-        let before = shard.stats();
         for (record, line) in batch.iter() {
             shard.process(record, line, &mut output);
         }
-        let after = shard.stats();
-        output.processed = after.events - before.events;
-        output.duplicates = after.duplicates - before.duplicates;
-        output.failed_authentications =
-            after.failed_authentications - before.failed_authentications;
         output.users = shard.users() as u64;
         if done.is_multiple_of(COLD_START_EVERY_BATCHES) {
             output.cold_start_users = Some(shard.cold_start_users());

@@ -129,30 +129,20 @@ impl Shard {
             Ok(event) => event,
             Err(reject) => return refuse(record, line, reject, out),
         };
-        if self.is_redelivery(&event) {
-            self.stats.duplicates += 1;
-            return;
-        }
         match self.apply(&event, out) {
-            Ok(local) => {
+            Ok(Some(local)) => {
                 if matches!(event.event_type, EventType::Authentication) && !event.success {
                     self.stats.failed_authentications += 1;
+                    out.failed_authentications += 1;
                 }
                 self.run_rules(&event, local, record, line, out);
             }
+            Ok(None) => {
+                self.stats.duplicates += 1;
+                out.duplicates += 1;
+            }
             Err(reject) => refuse(record, line, reject, out),
         }
-    }
-
-    /// Whether the event's id is among its user's recent ones: the source
-    /// delivered it again (at-least-once), and it was already counted.
-    fn is_redelivery(&self, event: &Event<'_>) -> bool {
-        let Some(id) = event.event_id.as_deref() else {
-            return false;
-        };
-        self.profiles
-            .get(&*event.user_id)
-            .is_some_and(|profile| profile.recent_ids.contains(id))
     }
 
     fn run_rules(
@@ -176,13 +166,27 @@ impl Shard {
         }
     }
 
-    fn apply(&mut self, event: &Event<'_>, out: &mut ShardOutput) -> Result<LocalTime, Reject> {
+    /// Applies the event to its user's profile and runs the detectors;
+    /// `None` when the event's id is among the user's recent ones (the
+    /// source delivered it again, and it was already counted).
+    fn apply(
+        &mut self,
+        event: &Event<'_>,
+        out: &mut ShardOutput,
+    ) -> Result<Option<LocalTime>, Reject> {
         let settings = &self.settings;
         let clock = user_clock(settings, &event.user_id);
         let local = clock.local(event.timestamp);
         let profile = profile_for(&mut self.profiles, &event.user_id, || {
             Profile::new(local, event.timestamp)
         });
+        if event
+            .event_id
+            .as_deref()
+            .is_some_and(|id| profile.recent_ids.contains(id))
+        {
+            return Ok(None);
+        }
         check_lateness(profile, event, settings.lateness_secs)?;
         profile.advance(local);
 
@@ -203,7 +207,8 @@ impl Shard {
 
         profile.record(event, local, &settings.limits);
         self.stats.events += 1;
-        Ok(local)
+        out.processed += 1;
+        Ok(Some(local))
     }
 
     /// Counters so far.

@@ -14,27 +14,8 @@ use rsigma_eval::event::{Event as SigmaEvent, EventValue};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::event::Event;
+use crate::event::{CONTRACT_FIELDS, Event};
 use crate::time::LocalTime;
-
-/// The contract's top-level field names, in the order they are visited.
-const CONTRACT_FIELDS: [&str; 15] = [
-    "timestamp",
-    "event_type",
-    "user_id",
-    "ip_address",
-    "event_id",
-    "api_key_id",
-    "key_type",
-    "endpoint",
-    "success",
-    "status_code",
-    "tokens_used",
-    "response_time_ms",
-    "user_agent",
-    "auth_event_type",
-    "details",
-];
 
 /// An event as rules see it.
 pub struct RuleEvent<'e, 'a> {
