@@ -352,6 +352,36 @@ fn malformed_messages_go_to_the_dead_letter_topic_with_their_reason() {
     }
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `vigil_events_processed_total` as a running vigil serves it on `port`;
+/// 0 while it cannot be read yet.
+fn events_processed(port: u16) -> u64 {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return 0;
+    };
+    let mut response = String::new();
+    let sent = stream.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+    if sent
+        .and_then(|()| stream.read_to_string(&mut response))
+        .is_err()
+    {
+        return 0;
+    }
+    response
+        .lines()
+        .filter(|line| line.starts_with("vigil_events_processed_total"))
+        .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
 fn stop_with_sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -370,13 +400,21 @@ fn a_run_stopped_by_sigterm_resumes_without_losing_or_repeating_events() {
     produce(&brokers, &topics.events, &events);
     let config = topics.config(&brokers, dir.path());
 
+    let port = free_port();
     let first = vigil()
         .args(run_args(&config, 60))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_secs(3));
+    // Stop as soon as it is under way: joining the group takes a varying
+    // time, so a fixed pause could stop it before the first event.
+    let started = Instant::now();
+    while events_processed(port) == 0 && started.elapsed() < Duration::from_mins(1) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     stop_with_sigterm(&first);
     let first = first.wait_with_output().unwrap();
     assert!(
