@@ -36,6 +36,28 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// The HTTP listener for metrics and health checks.
     pub http: HttpConfig,
+    /// The hash-chained audit log.
+    pub audit: AuditConfig,
+    /// Where state that outlives the process is kept.
+    pub state: StateConfig,
+}
+
+/// `[audit]`: where every incident revision and action attempt is recorded.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The JSON-lines audit log, hash-chained (`vigil audit verify` checks
+    /// it); empty for no audit log.
+    pub path: String,
+}
+
+/// `[state]`: a folder for what must survive a restart (the action queue,
+/// the blocklist, silences); empty keeps it in memory only.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StateConfig {
+    /// The folder; created when missing.
+    pub dir: String,
 }
 
 /// `[http]`: where `/metrics`, `/healthz` and `/readyz` are served.
@@ -408,6 +430,8 @@ fn merge_section(config: &mut Config, parsed: Config, section: &str) {
         "rules" => config.rules = parsed.rules,
         "kafka" => config.kafka = parsed.kafka,
         "http" => config.http = parsed.http,
+        "audit" => config.audit = parsed.audit,
+        "state" => config.state = parsed.state,
         _ => {}
     }
 }

@@ -4,6 +4,7 @@
 //! workers (profiles, detectors) into the incident engine. Each stage lives in
 //! its own module; `pipeline` wires them together.
 
+pub mod audit;
 pub mod config;
 pub mod detect;
 pub mod evaluate;
@@ -17,6 +18,7 @@ pub mod pipeline;
 pub mod profile;
 pub mod redact;
 pub mod rules;
+pub mod secret;
 pub mod signal;
 pub mod stable_hash;
 pub mod synth;

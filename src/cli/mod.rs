@@ -1,5 +1,6 @@
 //! Command-line definitions and dispatch to one module per command.
 
+mod audit;
 mod demo;
 mod generate;
 mod output;
@@ -30,6 +31,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Validate rule files or run their tests.
     Rules(rules::RulesArgs),
+    /// Check the audit log.
+    Audit(audit::AuditArgs),
     /// Publish JSON-lines events to a Kafka topic, keyed by `user_id`.
     #[cfg(feature = "kafka")]
     Produce(produce::ProduceArgs),
@@ -68,6 +71,7 @@ pub fn dispatch(args: Args) -> Result<(), Failure> {
         Command::Gen(generate) => generate::execute(&generate),
         Command::Demo(demo) => demo::execute(&demo),
         Command::Rules(rules) => rules::execute(&rules),
+        Command::Audit(audit) => audit::execute(&audit),
         #[cfg(feature = "kafka")]
         Command::Produce(produce) => produce::execute(&produce),
     }

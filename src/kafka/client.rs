@@ -1,11 +1,10 @@
 //! librdkafka client settings from `[kafka]`, with credentials read from
 //! the environment only.
 
-use std::path::PathBuf;
-
 use rdkafka::ClientConfig;
 
 use crate::config::KafkaConfig;
+use crate::secret::{SecretFileError, read_secret};
 
 /// Credentials vigil passes to librdkafka, by the variable that holds them.
 /// Each may instead name a file through `<VARIABLE>_FILE`.
@@ -18,15 +17,8 @@ const SECRETS: [(&str, &str); 2] = [
 #[derive(Debug, thiserror::Error)]
 pub enum KafkaSetupError {
     /// A `…_FILE` variable names a file that cannot be read.
-    #[error("cannot read {variable} file {path}: {source}")]
-    SecretFile {
-        /// The variable.
-        variable: String,
-        /// The file it names.
-        path: PathBuf,
-        /// Why reading failed.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    SecretFile(#[from] SecretFileError),
     /// librdkafka refused the settings.
     #[error("kafka client: {0}")]
     Client(#[from] rdkafka::error::KafkaError),
@@ -56,24 +48,4 @@ pub fn client_config(
         }
     }
     Ok(client)
-}
-
-/// The secret in `variable`, or in the file `<variable>_FILE` names.
-fn read_secret(variable: &str) -> Result<Option<String>, KafkaSetupError> {
-    if let Ok(value) = std::env::var(variable) {
-        return Ok(Some(value));
-    }
-    let file_variable = format!("{variable}_FILE");
-    let Ok(path) = std::env::var(&file_variable) else {
-        return Ok(None);
-    };
-    let path = PathBuf::from(path);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(text.trim_end_matches(['\r', '\n']).to_owned())),
-        Err(source) => Err(KafkaSetupError::SecretFile {
-            variable: file_variable,
-            path,
-            source,
-        }),
-    }
 }
