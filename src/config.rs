@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use crate::detect::DetectorsConfig;
+use crate::email::EmailConfig;
 use crate::event::DecodeLimits;
 use crate::incident::IncidentConfig;
 use crate::profile::ProfileLimits;
@@ -40,6 +41,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Where state that outlives the process is kept.
     pub state: StateConfig,
+    /// Alert emails.
+    pub email: EmailConfig,
 }
 
 /// `[audit]`: where every incident revision and action attempt is recorded.
@@ -318,6 +321,7 @@ impl Config {
         let mut problems = self.profile.problems();
         problems.extend(self.detectors.problems());
         problems.extend(self.kafka.problems());
+        problems.extend(self.email.problems());
         let listen = self.http.listen.trim();
         if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
             problems.push(format!(
@@ -432,6 +436,7 @@ fn merge_section(config: &mut Config, parsed: Config, section: &str) {
         "http" => config.http = parsed.http,
         "audit" => config.audit = parsed.audit,
         "state" => config.state = parsed.state,
+        "email" => config.email = parsed.email,
         _ => {}
     }
 }

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod config;
 pub mod detect;
+pub mod email;
 pub mod evaluate;
 pub mod event;
 pub mod http;
