@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
 # Runs vigil's whole test suite on a fresh machine: starts a Kafka-protocol
-# broker on 127.0.0.1 (installing it the first time), then runs the unit,
-# property and integration tests, the shipped rule pack's checks and tests,
-# the checks of the Prometheus, Grafana and compose files (installing
-# promtool and docker-compose the first time), and a smoke run of the demo. The broker is stopped on exit.
+# broker and an SMTP server on 127.0.0.1 (installing them the first time),
+# then runs the unit, property and integration tests, the shipped rule
+# pack's checks and tests, the checks of the Prometheus, Grafana and compose
+# files (installing promtool and docker-compose the first time), and a smoke
+# run of the demo. The broker and the SMTP server are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 broker_dir=target/test-broker
 broker_port=${VIGIL_TEST_KAFKA_PORT:-19092}
+smtp_dir=target/test-smtp
+export VIGIL_TEST_SMTP_PORT=${VIGIL_TEST_SMTP_PORT:-12525}
 scripts/kafka-broker.sh stop "$broker_dir"
-rm -rf "$broker_dir"
-trap 'scripts/kafka-broker.sh stop "$broker_dir"' EXIT
+scripts/smtp-server.sh stop "$smtp_dir"
+rm -rf "$broker_dir" "$smtp_dir"
+trap 'scripts/kafka-broker.sh stop "$broker_dir"; scripts/smtp-server.sh stop "$smtp_dir"' EXIT
 export VIGIL_TEST_KAFKA_BROKERS
 VIGIL_TEST_KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$broker_dir" "$broker_port")
+export VIGIL_TEST_SMTP_MAILDIR
+VIGIL_TEST_SMTP_MAILDIR=$(scripts/smtp-server.sh start "$smtp_dir" "$VIGIL_TEST_SMTP_PORT")
 
 # Also installs the Prometheus server the end-to-end metrics test scrapes with.
 scripts/check-configs.sh
