@@ -131,6 +131,7 @@ fn bench_pipeline(c: &mut Criterion, events: &[u8]) {
                     source: String::new(),
                     stream: None,
                     metrics: None,
+                    response: None,
                 };
                 pipeline
                     .run(Cursor::new(events), sinks, &AtomicU64::new(0))

@@ -29,3 +29,4 @@ cargo run --quiet -- rules test rules/
 cargo run --quiet -- demo --users 120 --days 10 --out target/demo-smoke > target/demo-smoke.txt
 grep -q "Injected attacks caught" target/demo-smoke.txt
 echo "demo smoke run: ok"
+target/debug/vigil audit verify target/demo-smoke/audit.jsonl

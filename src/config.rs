@@ -17,6 +17,7 @@ use crate::email::EmailConfig;
 use crate::event::DecodeLimits;
 use crate::incident::IncidentConfig;
 use crate::profile::ProfileLimits;
+use crate::respond::{BlocklistConfig, GatewayConfig, ResponseConfig, WebhookConfig, url_problem};
 use crate::time::LocalClock;
 
 /// The whole configuration.
@@ -43,6 +44,14 @@ pub struct Config {
     pub state: StateConfig,
     /// Alert emails.
     pub email: EmailConfig,
+    /// How incidents are answered: playbook, delivery, allowlists.
+    pub response: ResponseConfig,
+    /// The gateway endpoint that revokes keys.
+    pub gateway: GatewayConfig,
+    /// The webhook incidents are posted to.
+    pub webhook: WebhookConfig,
+    /// The blocklist the `block_ip` action fills.
+    pub blocklist: BlocklistConfig,
 }
 
 /// `[audit]`: where every incident revision and action attempt is recorded.
@@ -322,6 +331,10 @@ impl Config {
         problems.extend(self.detectors.problems());
         problems.extend(self.kafka.problems());
         problems.extend(self.email.problems());
+        problems.extend(self.response.problems());
+        problems.extend(self.blocklist.problems());
+        problems.extend(url_problem("gateway.revoke_url", &self.gateway.revoke_url));
+        problems.extend(url_problem("webhook.url", &self.webhook.url));
         let listen = self.http.listen.trim();
         if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
             problems.push(format!(
@@ -437,6 +450,10 @@ fn merge_section(config: &mut Config, parsed: Config, section: &str) {
         "audit" => config.audit = parsed.audit,
         "state" => config.state = parsed.state,
         "email" => config.email = parsed.email,
+        "response" => config.response = parsed.response,
+        "gateway" => config.gateway = parsed.gateway,
+        "webhook" => config.webhook = parsed.webhook,
+        "blocklist" => config.blocklist = parsed.blocklist,
         _ => {}
     }
 }

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod profile;
 pub mod redact;
+pub mod respond;
 pub mod rules;
 pub mod secret;
 pub mod signal;

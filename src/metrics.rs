@@ -8,14 +8,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use std::sync::Arc;
+
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::event::RejectReason;
 use crate::incident::{Incident, IncidentType};
 use crate::pipeline::ShardOutput;
+use crate::respond::ActionKind;
 use crate::signal::{Signal, SignalSource};
 
 /// Every metric vigil exports.
@@ -37,10 +40,14 @@ pub struct Metrics {
     suspicious_patterns: IntCounter,
     key_compromises: IntCounter,
     cold_start_users: IntGaugeVec,
+    action_attempts: IntCounterVec,
+    action_duration: HistogramVec,
+    outbox_depth: IntGauge,
+    signals_silenced: IntCounter,
 }
 
 /// Metric names as exported, for documentation and tests.
-pub const METRIC_NAMES: [&str; 15] = [
+pub const METRIC_NAMES: [&str; 19] = [
     "vigil_events_processed_total",
     "vigil_events_rejected_total",
     "vigil_events_duplicate_total",
@@ -56,7 +63,14 @@ pub const METRIC_NAMES: [&str; 15] = [
     "vigil_security_suspicious_patterns_total",
     "vigil_security_key_compromises_total",
     "vigil_profiles_cold_start_users",
+    "vigil_actions_attempts_total",
+    "vigil_actions_duration_seconds",
+    "vigil_actions_outbox_depth",
+    "vigil_signals_silenced_total",
 ];
+
+/// Action outcomes counted per attempt.
+pub const ACTION_OUTCOMES: [&str; 3] = ["succeeded", "retrying", "failed"];
 
 /// Latency buckets, in seconds: from half a millisecond to ten seconds.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -81,6 +95,10 @@ impl Metrics {
     /// # Panics
     /// Never in practice: the names and labels are constant and valid.
     #[must_use]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one declaration per metric, read as a list"
+    )]
     pub fn new() -> Self {
         let registry = Registry::new();
         let counter = |index: usize, help: &str| {
@@ -162,7 +180,55 @@ impl Metrics {
                     &["detector"],
                 ),
             ),
+            action_attempts: counter_vec(
+                15,
+                "Action attempts, by action and outcome (succeeded, retrying, failed).",
+                &["action", "outcome"],
+            ),
+            action_duration: registered(
+                &registry,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        METRIC_NAMES[16],
+                        "Time one action attempt took, by action.",
+                    )
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                    &["action"],
+                ),
+            ),
+            outbox_depth: registered(
+                &registry,
+                IntGauge::new(
+                    METRIC_NAMES[17],
+                    "Actions planned and not yet finished (queued, in flight or waiting to retry).",
+                ),
+            ),
+            signals_silenced: counter(18, "Signals muted by a silence; they join no incident."),
             registry,
+        }
+    }
+
+    /// Handles for the action runner, with every action and outcome
+    /// exported from the start.
+    #[must_use]
+    pub fn actions(&self) -> ActionMetrics {
+        let mut attempts = HashMap::new();
+        let mut durations = HashMap::new();
+        for action in ActionKind::ALL {
+            for outcome in ACTION_OUTCOMES {
+                let counter = self
+                    .action_attempts
+                    .with_label_values(&[action.as_str(), outcome]);
+                attempts.insert((action.as_str(), outcome), counter);
+            }
+            let histogram = self.action_duration.with_label_values(&[action.as_str()]);
+            durations.insert(action.as_str(), histogram);
+        }
+        ActionMetrics {
+            attempts: Arc::new(attempts),
+            durations: Arc::new(durations),
+            outbox_depth: self.outbox_depth.clone(),
+            silenced: self.signals_silenced.clone(),
         }
     }
 
@@ -329,5 +395,37 @@ impl Recorder {
             .entry(key)
             .or_insert_with_key(|(kind, severity)| opened.with_label_values(&[kind, severity]))
             .inc();
+    }
+}
+
+/// The action runner's handles, resolved once per action and outcome.
+#[derive(Clone)]
+pub struct ActionMetrics {
+    attempts: Arc<HashMap<(&'static str, &'static str), IntCounter>>,
+    durations: Arc<HashMap<&'static str, Histogram>>,
+    outbox_depth: IntGauge,
+    silenced: IntCounter,
+}
+
+impl ActionMetrics {
+    /// One attempt of `action` with its `outcome` and duration.
+    pub fn attempt(&self, action: &'static str, outcome: &'static str, took: std::time::Duration) {
+        if let Some(counter) = self.attempts.get(&(action, outcome)) {
+            counter.inc();
+        }
+        if let Some(histogram) = self.durations.get(action) {
+            histogram.observe(took.as_secs_f64());
+        }
+    }
+
+    /// Actions planned and not yet finished.
+    pub fn set_queued(&self, depth: usize) {
+        self.outbox_depth
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// A signal muted by a silence.
+    pub fn silenced(&self) {
+        self.silenced.inc();
     }
 }

@@ -56,7 +56,7 @@ impl Severity {
 }
 
 /// Where a signal came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SignalSource {
     /// A built-in statistical detector.
@@ -106,7 +106,7 @@ impl Signal {
 }
 
 /// The part of a signal written into an incident record.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct SignalRecord {
     /// Detector or rule.
     pub source: SignalSource,
@@ -119,7 +119,7 @@ pub struct SignalRecord {
     /// Event time of the (first) event that caused it.
     pub at: Timestamp,
     /// The producer's event id, when it had one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
     /// How many times this finding repeated within the incident.
     pub count: u32,

@@ -157,6 +157,7 @@ fn leaked_key_incident(id: &str) -> Incident {
         }],
         actions: vec![ActionRecord {
             action: "revoke_api_key".to_owned(),
+            target: None,
             status: "succeeded".to_owned(),
             at: at("2026-12-03T02:14:06Z"),
             attempts: 1,

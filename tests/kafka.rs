@@ -53,7 +53,13 @@ fn create_topic(brokers: &str, topic: &str, partitions: u32) {
 }
 
 fn vigil() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vigil"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    // Alert emails of the attacks go to a scratch folder, not the work tree.
+    command.env(
+        "VIGIL_EMAIL_OUTBOX_DIR",
+        std::env::temp_dir().join("vigil-test-outbox"),
+    );
+    command
 }
 
 fn produce(brokers: &str, topic: &str, file: &Path) {

@@ -36,6 +36,7 @@ fn run(events: &[u8], shards: usize) -> (RunSummary, Vec<String>) {
         source: "test".to_owned(),
         stream: None,
         metrics: None,
+        response: None,
     };
     let summary = pipeline
         .run(Cursor::new(events), sinks, &AtomicU64::new(0))
@@ -127,6 +128,11 @@ fn bad_lines_go_to_the_dead_letter_file_and_good_ones_are_processed() {
     let dead = dir.path().join("dead.jsonl");
     let incidents = dir.path().join("incidents.jsonl");
     let output = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        // Alert emails of the attacks go to a scratch folder, not the work tree.
+        .env(
+            "VIGIL_EMAIL_OUTBOX_DIR",
+            std::env::temp_dir().join("vigil-test-outbox"),
+        )
         .args(["run", "--shards", "2", "--input"])
         .arg(&input)
         .arg("--incidents")
@@ -182,6 +188,11 @@ fn a_bad_configuration_exits_with_code_two_naming_the_key() {
     let config = dir.path().join("vigil.toml");
     std::fs::write(&config, "[detectors.rate_limit]\nagent_per_secnd = 5\n").unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        // Alert emails of the attacks go to a scratch folder, not the work tree.
+        .env(
+            "VIGIL_EMAIL_OUTBOX_DIR",
+            std::env::temp_dir().join("vigil-test-outbox"),
+        )
         .args(["run", "--input", "/dev/null", "--config"])
         .arg(&config)
         .output()
@@ -348,6 +359,11 @@ fn a_running_vigil_serves_its_metrics_and_health() {
 /// which stays open so the process keeps running.
 fn serving_vigil(events: &[u8], port: u16) -> (std::process::Child, std::process::ChildStdin) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        // Alert emails of the attacks go to a scratch folder, not the work tree.
+        .env(
+            "VIGIL_EMAIL_OUTBOX_DIR",
+            std::env::temp_dir().join("vigil-test-outbox"),
+        )
         .args([
             "run",
             "--input",

@@ -54,6 +54,7 @@ fn run_with_rules(events: &str, rules: RuleSet, shards: usize) -> Vec<String> {
         source: "test".to_owned(),
         stream: None,
         metrics: None,
+        response: None,
     };
     pipeline
         .run(Cursor::new(events.to_owned()), sinks, &AtomicU64::new(0))
@@ -180,6 +181,11 @@ fn a_running_vigil_reloads_new_rules_and_keeps_old_ones_over_a_broken_file() {
     let incidents = dir.path().join("incidents.jsonl");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        // Alert emails of the attacks go to a scratch folder, not the work tree.
+        .env(
+            "VIGIL_EMAIL_OUTBOX_DIR",
+            std::env::temp_dir().join("vigil-test-outbox"),
+        )
         .args(["run", "--shards", "2", "--input", "-", "--config"])
         .arg(&config)
         .arg("--rules")
@@ -246,6 +252,11 @@ fn sighup_reloads_the_rules_at_once() {
     let incidents = dir.path().join("incidents.jsonl");
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        // Alert emails of the attacks go to a scratch folder, not the work tree.
+        .env(
+            "VIGIL_EMAIL_OUTBOX_DIR",
+            std::env::temp_dir().join("vigil-test-outbox"),
+        )
         .args(["run", "--input", "-", "--config"])
         .arg(&config)
         .arg("--rules")
@@ -293,6 +304,7 @@ fn run_generated(config: &GenConfig, shards: usize) -> (GenSummary, RunSummary) 
         source: "test".to_owned(),
         stream: None,
         metrics: None,
+        response: None,
     };
     let summary = pipeline
         .run(Cursor::new(events), sinks, &AtomicU64::new(0))

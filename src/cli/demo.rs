@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use clap::Args;
@@ -13,6 +14,7 @@ use vigil::config::Config;
 use vigil::evaluate::evaluate;
 use vigil::incident::{Incident, IncidentType};
 use vigil::pipeline::{CollectorSinks, Pipeline, RunSummary};
+use vigil::respond::Response;
 use vigil::rules::{RuleFeed, RuleSet, RuleSource};
 use vigil::signal::Severity;
 use vigil::synth::{GenConfig, GenSummary, generate, user_time_zones};
@@ -55,6 +57,7 @@ pub fn execute(args: &DemoArgs) -> Result<(), Failure> {
 
     let mut analysis = Config::default();
     analysis.profile.user_time_zones = user_time_zones(&config);
+    respond_locally(&mut analysis, &args.out);
     let summary = analyze(analysis, events, &args.out).map_err(Failure::runtime)?;
     write_labels(&args.out.join("labels.jsonl"), &generated.labels).map_err(Failure::runtime)?;
 
@@ -62,10 +65,25 @@ pub fn execute(args: &DemoArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Response actions stay in the output folder: emails as `.eml` files in
+/// `outbox/`, the blocklist in `blocklist.txt`, every revision and action in
+/// the hash-chained `audit.jsonl`. Revocations are recorded only, as no
+/// gateway is configured.
+fn respond_locally(config: &mut Config, out: &Path) {
+    let path = |name: &str| out.join(name).display().to_string();
+    config.email.outbox_dir = path("outbox");
+    config.email.security_team = vec!["soc@example.com".to_owned()];
+    config.blocklist.path = path("blocklist.txt");
+    config.audit.path = path("audit.jsonl");
+    config.response.drain_secs = 10;
+}
+
 /// Runs the events through detectors and the built-in rule pack, with each
 /// generated user's own time zone configured as an operator would.
 fn analyze(config: Config, events: Vec<u8>, out: &Path) -> anyhow::Result<RunSummary> {
     let rules = RuleSet::from_sources(&RuleSource::builtin())?;
+    reset_outputs(out)?;
+    let response = Response::start(&config, None, Arc::new(AtomicBool::new(false)))?;
     let pipeline = Pipeline::new(config, default_shards())?.with_rules(RuleFeed::new(rules));
     let total = events.len() as u64;
     let sinks = CollectorSinks {
@@ -74,6 +92,7 @@ fn analyze(config: Config, events: Vec<u8>, out: &Path) -> anyhow::Result<RunSum
         source: "demo".to_owned(),
         stream: None,
         metrics: None,
+        response: Some(response),
     };
     let progress = AtomicU64::new(0);
     let bar = ProgressBar::new(total).with_style(
@@ -134,9 +153,18 @@ fn print_report(args: &DemoArgs, generated: &GenSummary, summary: &RunSummary) {
     let _ = write_examples(&mut out, summary.incidents.values(), args.examples);
     let _ = writeln!(
         out,
-        "\nOutputs in {}: incidents.jsonl (every revision), labels.jsonl, dead-letter.jsonl",
+        "\nOutputs in {}: incidents.jsonl (every revision), labels.jsonl, dead-letter.jsonl,\n\
+         audit.jsonl (every revision and action, hash-chained), blocklist.txt, outbox/ (alert emails)",
         args.out.display()
     );
+    if let Some(actions) = &summary.actions {
+        let planned: Vec<String> = actions
+            .planned
+            .iter()
+            .map(|(status, count)| format!("{count} {status}"))
+            .collect();
+        let _ = writeln!(out, "Response actions: {}", planned.join(", "));
+    }
 }
 
 fn write_incident_table<'i>(
@@ -206,4 +234,18 @@ fn write_examples<'i>(
 
 fn severity_word(severity: Severity) -> &'static str {
     severity.as_str()
+}
+
+/// Clears what an earlier demo left that this one appends to or adds to.
+fn reset_outputs(out: &Path) -> anyhow::Result<()> {
+    for name in ["audit.jsonl", "blocklist.txt"] {
+        match std::fs::remove_file(out.join(name)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    match std::fs::remove_dir_all(out.join("outbox")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
 }

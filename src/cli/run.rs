@@ -2,17 +2,19 @@
 
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Args;
 use vigil::config::Config;
-use vigil::pipeline::{CollectorSinks, Pipeline, StreamSink};
+use vigil::http::{ApiState, HttpState, Tokens, serve};
+use vigil::metrics::Metrics;
+use vigil::pipeline::{CollectorSinks, Pipeline, RunSummary, StreamSink};
+use vigil::respond::Response;
 
 use super::Failure;
-use super::output::{create_output, open_input};
+use super::output::{StopReader, create_output, open_input};
 use super::rules::{ActiveRules, start_rules};
-use vigil::http::{HttpState, serve};
-use vigil::metrics::Metrics;
 
 /// Arguments of `vigil run`.
 #[derive(Debug, Args)]
@@ -48,6 +50,9 @@ pub struct RunArgs {
     /// SIGTERM.
     #[arg(long)]
     idle_exit_secs: Option<f64>,
+    /// Record the actions the playbook calls for without carrying them out.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// Where events come from, and the topics that receive outputs with them.
@@ -61,16 +66,26 @@ struct Source {
 
 /// Runs the pipeline over the input and prints the summary on stderr.
 pub fn execute(args: &RunArgs) -> Result<(), Failure> {
-    let config = Config::load_with_process_env(args.config.as_deref()).map_err(Failure::usage)?;
+    let mut config =
+        Config::load_with_process_env(args.config.as_deref()).map_err(Failure::usage)?;
+    config.response.dry_run |= args.dry_run;
     let shards = args.shards.unwrap_or_else(default_shards);
     if shards == 0 {
         return Err(Failure::usage(anyhow::anyhow!(
             "--shards must be at least 1"
         )));
     }
+    let stop = stop_on_signals()?;
     let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
-    let observed = start_http(&config, args, rules.as_ref())?;
-    let source = open_source(&config, args, observed.as_ref().map(|o| &o.metrics))?;
+    let metrics = wants_listener(&config, args).then(Metrics::new);
+    let response = Response::start(
+        &config,
+        metrics.as_ref().map(Metrics::actions),
+        Arc::clone(&stop),
+    )
+    .map_err(Failure::usage)?;
+    let observed = start_http(&config, args, rules.as_ref(), metrics, &response)?;
+    let source = open_source(&config, args, observed.as_ref().map(|o| &o.metrics), &stop)?;
     let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
@@ -86,18 +101,32 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
         source: source.name.clone(),
         stream: source.stream,
         metrics: observed.as_ref().map(|o| o.metrics.recorder(source.kind)),
+        response: Some(response),
     };
     tracing::info!(shards, input = %source.name, "Run started");
     if let Some(observed) = &observed {
-        observed
-            .ready
-            .store(true, std::sync::atomic::Ordering::Relaxed);
+        observed.ready.store(true, Ordering::Relaxed);
     }
     let summary = pipeline
         .run(source.input, sinks, &AtomicU64::new(0))
         .map_err(Failure::runtime)?;
+    print_summary(args, &summary, rules.as_ref());
+    Ok(())
+}
+
+/// A flag raised by SIGINT or SIGTERM: the source stops reading, queued
+/// work drains, and the run exits 0.
+fn stop_on_signals() -> Result<Arc<AtomicBool>, Failure> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(Failure::runtime)?;
+    }
+    Ok(stop)
+}
+
+fn print_summary(args: &RunArgs, summary: &RunSummary, rules: Option<&ActiveRules>) {
     eprintln!("{summary}");
-    if let Some(rules) = &rules {
+    if let Some(rules) = rules {
         let reloads = rules.feed.reloads();
         eprintln!(
             "rules {}  reloads applied {}  refused {}",
@@ -118,33 +147,43 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
             summary.rejected()
         );
     }
-    Ok(())
 }
 
 /// The metrics registry and readiness flag a running listener serves.
 struct Observed {
     metrics: Metrics,
-    ready: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ready: Arc<AtomicBool>,
 }
 
-/// Starts the HTTP listener when `--listen` or `[http] listen` names an
-/// address.
+/// Whether `--listen` or `[http] listen` names an address.
+fn wants_listener(config: &Config, args: &RunArgs) -> bool {
+    !args
+        .listen
+        .as_deref()
+        .unwrap_or(&config.http.listen)
+        .trim()
+        .is_empty()
+}
+
+/// Starts the HTTP listener (metrics, health, the `/v1` API) when
+/// `--listen` or `[http] listen` names an address.
 fn start_http(
     config: &Config,
     args: &RunArgs,
     rules: Option<&ActiveRules>,
+    metrics: Option<Metrics>,
+    response: &Response,
 ) -> Result<Option<Observed>, Failure> {
-    let listen = args.listen.as_deref().unwrap_or(&config.http.listen).trim();
-    if listen.is_empty() {
+    let Some(metrics) = metrics else {
         return Ok(None);
-    }
+    };
+    let listen = args.listen.as_deref().unwrap_or(&config.http.listen).trim();
     let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
         Failure::usage(anyhow::anyhow!(
             "--listen {listen:?} is not an address such as 127.0.0.1:9898"
         ))
     })?;
-    let metrics = Metrics::new();
-    let ready = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ready = Arc::new(AtomicBool::new(false));
     let feed = rules.map(|r| r.feed.clone());
     let refresh = move |metrics: &Metrics| {
         if let Some(feed) = &feed {
@@ -152,10 +191,20 @@ fn start_http(
             metrics.observe_reloads(reloads.applied, reloads.refused);
         }
     };
+    let tokens = Tokens::from_env().map_err(Failure::usage)?;
+    if !tokens.any() {
+        tracing::warn!(
+            "No API token is set (VIGIL_API_VIEWER_TOKEN, …); the /v1 API refuses every request"
+        );
+    }
     let state = HttpState {
         metrics: metrics.clone(),
-        ready: std::sync::Arc::clone(&ready),
-        refresh: std::sync::Arc::new(refresh),
+        ready: Arc::clone(&ready),
+        refresh: Arc::new(refresh),
+        api: Some(ApiState {
+            response: response.handles(),
+            tokens,
+        }),
     };
     serve(addr, state)
         .map_err(|e| Failure::runtime(anyhow::anyhow!("cannot listen on {addr}: {e}")))?;
@@ -167,12 +216,14 @@ fn open_source(
     config: &Config,
     args: &RunArgs,
     metrics: Option<&Metrics>,
+    stop: &Arc<AtomicBool>,
 ) -> Result<Source, Failure> {
     if config.kafka.enabled() {
-        return open_kafka(config, args, metrics);
+        return open_kafka(config, args, metrics, stop);
     }
+    let input = open_input(&args.input).map_err(Failure::usage)?;
     Ok(Source {
-        input: open_input(&args.input).map_err(Failure::usage)?,
+        input: Box::new(StopReader::new(input, Arc::clone(stop))),
         name: args.input.display().to_string(),
         kind: if super::is_stdio(&args.input) {
             "stdin"
@@ -188,17 +239,13 @@ fn open_kafka(
     config: &Config,
     args: &RunArgs,
     metrics: Option<&Metrics>,
+    stop: &Arc<AtomicBool>,
 ) -> Result<Source, Failure> {
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
     use std::time::Duration;
 
     use vigil::kafka::{KafkaInput, Ledger, SourceOptions, TopicSink, subscribe};
 
-    let stop = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, Arc::clone(&stop)).map_err(Failure::runtime)?;
-    }
+    let stop = Arc::clone(stop);
     let ledger = Ledger::default();
     let consumer = Arc::new(subscribe(&config.kafka, &ledger, metrics).map_err(Failure::usage)?);
     let sink = TopicSink::new(&config.kafka, Some(Arc::clone(&consumer)), ledger.clone())
@@ -222,6 +269,7 @@ fn open_kafka(
     _config: &Config,
     _args: &RunArgs,
     _metrics: Option<&Metrics>,
+    _stop: &Arc<AtomicBool>,
 ) -> Result<Source, Failure> {
     Err(Failure::usage(anyhow::anyhow!(
         "[kafka] names brokers, but this vigil was built without the `kafka` feature"

@@ -65,7 +65,7 @@ impl IncidentType {
 }
 
 /// Where an incident stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IncidentStatus {
     /// New and unresolved.
@@ -77,7 +77,7 @@ pub enum IncidentStatus {
 }
 
 /// The addresses and keys involved in an incident.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Entities {
     /// Client addresses seen in its signals.
     pub ips: BTreeSet<IpAddr>,
@@ -85,12 +85,18 @@ pub struct Entities {
     pub api_key_ids: BTreeSet<String>,
 }
 
-/// An action taken for an incident, as recorded on it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// An action the playbook chose for an incident, as recorded on it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ActionRecord {
     /// The action's name, such as `revoke_api_key`.
     pub action: String,
-    /// `pending`, `succeeded`, `failed` or `skipped`.
+    /// What it acts on: the key id, the address or the recipient kind
+    /// (`user`, `security_team`, `webhook`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// `pending` (queued), `succeeded`, `failed`, `suppressed` (allowlisted
+    /// or silenced: never run), `dry_run` (recorded, not run) or `recorded`
+    /// (no target is configured: audited only).
     pub status: String,
     /// When it last changed.
     pub at: Timestamp,
@@ -99,7 +105,7 @@ pub struct ActionRecord {
 }
 
 /// One incident's full state; each change is written as a new revision.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Incident {
     /// Stable id: the same input always gives the same id.
     pub incident_id: String,

@@ -14,8 +14,13 @@ use super::shard::ShardOutput;
 use crate::event::RejectReason;
 use crate::incident::{Incident, IncidentConfig, IncidentEngine};
 use crate::metrics::Recorder;
+use crate::respond::{ActionSummary, Command, Response};
 use crate::signal::Signal;
-use crate::time::Timestamp;
+use crate::time::{SECOND_MS, Timestamp};
+
+/// Event time the watermark must advance between two sweeps of quiet
+/// incidents, in milliseconds.
+const SWEEP_EVERY_MS: i64 = 60 * SECOND_MS;
 
 /// Rejects logged one by one before logging turns to periodic summaries.
 const REJECTS_LOGGED_IN_FULL: u64 = 10;
@@ -75,6 +80,8 @@ pub struct CollectorSinks {
     pub stream: Option<Box<dyn StreamSink>>,
     /// Prometheus counters to keep up to date.
     pub metrics: Option<Recorder>,
+    /// The response system: audits revisions and plans their actions.
+    pub response: Option<Response>,
 }
 
 /// What the collector saw.
@@ -91,6 +98,8 @@ pub struct CollectorStats {
     /// Time from the router sending a batch to the collector taking its
     /// results, in microseconds, one sample per non-empty batch.
     pub latency_us: Latency,
+    /// What the response system did, when it ran.
+    pub actions: Option<ActionSummary>,
 }
 
 /// Folds and writes shard outputs until every shard has hung up. With
@@ -102,66 +111,182 @@ pub fn collect(
     outputs: &Receiver<ShardOutput>,
     shards: usize,
     config: IncidentConfig,
-    mut global: Option<GlobalStage>,
-    mut sinks: CollectorSinks,
+    lateness_secs: u32,
+    global: Option<GlobalStage>,
+    sinks: CollectorSinks,
 ) -> io::Result<CollectorStats> {
-    let mut engine = IncidentEngine::new(config);
-    let mut stats = CollectorStats::default();
-    let mut global_signals = Vec::new();
-    let mut progress = Progress::new(shards);
-    let mut window = LatencyWindow::new();
-    for mut output in outputs {
+    let mut collector = Collector {
+        engine: IncidentEngine::new(config),
+        stats: CollectorStats::default(),
+        progress: Progress::new(shards),
+        window: LatencyWindow::new(),
+        watermark: Watermark::new(shards, lateness_secs),
+        global,
+        global_signals: Vec::new(),
+        sinks,
+    };
+    let commands = collector
+        .sinks
+        .response
+        .as_ref()
+        .map_or_else(crossbeam_channel::never, |r| r.commands().clone());
+    loop {
+        crossbeam_channel::select! {
+            recv(outputs) -> output => match output {
+                Ok(output) => collector.take(output)?,
+                Err(_) => break,
+            },
+            recv(commands) -> command => {
+                if let Ok(command) = command {
+                    collector.obey(command)?;
+                }
+            },
+        }
+    }
+    collector.finish()
+}
+
+/// The collector's state between outputs.
+struct Collector {
+    engine: IncidentEngine,
+    stats: CollectorStats,
+    progress: Progress,
+    window: LatencyWindow,
+    watermark: Watermark,
+    global: Option<GlobalStage>,
+    global_signals: Vec<Signal>,
+    sinks: CollectorSinks,
+}
+
+impl Collector {
+    /// Folds one shard output in and writes what it caused.
+    fn take(&mut self, mut output: ShardOutput) -> io::Result<()> {
+        let sinks = &mut self.sinks;
         if let Some(metrics) = sinks.metrics.as_mut() {
             metrics.shard_report(&output);
         }
         for dead in &output.rejects {
-            record_reject(&mut stats, dead, &mut sinks)?;
+            record_reject(&mut self.stats, dead, sinks)?;
         }
         for signal in &output.signals {
-            record_signal(&mut stats, &mut engine, signal, &mut sinks)?;
+            record_signal(&mut self.stats, &mut self.engine, signal, sinks)?;
         }
-        let newly_done = progress.advance(output.shard, output.through_line);
-        if let Some(global) = global.as_mut() {
-            let passed = progress.passed();
+        let newly_done = self.progress.advance(output.shard, output.through_line);
+        if let Some(global) = self.global.as_mut() {
+            let passed = self.progress.passed();
             let watermark = sinks.stream.as_ref().and_then(|s| s.watermark(passed));
             global.accept(
                 &mut output.forwarded,
                 passed,
                 watermark,
-                &mut global_signals,
+                &mut self.global_signals,
             );
         }
-        for signal in global_signals.drain(..) {
-            record_signal(&mut stats, &mut engine, &signal, &mut sinks)?;
+        for signal in self.global_signals.drain(..) {
+            record_signal(&mut self.stats, &mut self.engine, &signal, sinks)?;
+        }
+        if let Some(due) = self.watermark.advance(output.shard, output.latest) {
+            let mut result = Ok(());
+            self.engine.sweep(due, &mut |incident| {
+                if result.is_ok() {
+                    result = write_revision(&mut self.stats, incident, sinks);
+                }
+            });
+            result?;
         }
         if let (Some(line), Some(stream)) = (newly_done, sinks.stream.as_mut()) {
             stream.processed_through(line);
         }
         if let Some(sent) = output.sent_at {
             let latency = sent.elapsed();
-            record_latency(&mut stats, latency, &mut sinks);
-            window.record(latency);
+            record_latency(&mut self.stats, latency, sinks);
+            self.window.record(latency);
+        }
+        Ok(())
+    }
+
+    /// Carries out a request from the HTTP API.
+    fn obey(&mut self, command: Command) -> io::Result<()> {
+        match command {
+            Command::Resolve { id, by, reply } => {
+                let sinks = &mut self.sinks;
+                let mut result = Ok(());
+                let mut resolved = None;
+                self.engine.resolve(&id, &mut |incident| {
+                    result = write_revision(&mut self.stats, incident, sinks);
+                    resolved = Some(incident.clone());
+                });
+                if let (Some(incident), Some(response)) = (&resolved, sinks.response.as_ref()) {
+                    response.audit_resolution(incident, &by);
+                    tracing::info!(incident = %id, by = %by, "Incident resolved by hand");
+                }
+                let _ = reply.send(resolved);
+                result
+            }
         }
     }
-    if let Some(global) = global.as_mut() {
-        global.finish(&mut global_signals);
-    }
-    for signal in global_signals.drain(..) {
-        record_signal(&mut stats, &mut engine, &signal, &mut sinks)?;
-    }
-    for sink in [&mut sinks.incidents, &mut sinks.dead_letter]
-        .into_iter()
-        .flatten()
-    {
-        sink.flush()?;
-    }
-    if let Some(stream) = sinks.stream.as_mut() {
-        if let Some(line) = progress.all_done() {
-            stream.processed_through(line);
+
+    /// Runs the global stage to its end, flushes the sinks and waits for
+    /// queued actions.
+    fn finish(mut self) -> io::Result<CollectorStats> {
+        let sinks = &mut self.sinks;
+        if let Some(global) = self.global.as_mut() {
+            global.finish(&mut self.global_signals);
         }
-        stream.finish()?;
+        for signal in self.global_signals.drain(..) {
+            record_signal(&mut self.stats, &mut self.engine, &signal, sinks)?;
+        }
+        for sink in [&mut sinks.incidents, &mut sinks.dead_letter]
+            .into_iter()
+            .flatten()
+        {
+            sink.flush()?;
+        }
+        if let Some(stream) = sinks.stream.as_mut() {
+            if let Some(line) = self.progress.all_done() {
+                stream.processed_through(line);
+            }
+            stream.finish()?;
+        }
+        if let Some(response) = sinks.response.take() {
+            self.stats.actions = Some(response.finish());
+        }
+        Ok(self.stats)
     }
-    Ok(stats)
+}
+
+/// The event time every shard has reached, less the lateness allowance:
+/// signals of events older than that are not expected any more, so
+/// incidents quiet since before it can be resolved.
+struct Watermark {
+    latest: Vec<Option<Timestamp>>,
+    margin_ms: i64,
+    swept: Option<Timestamp>,
+}
+
+impl Watermark {
+    fn new(shards: usize, lateness_secs: u32) -> Self {
+        Self {
+            latest: vec![None; shards.max(1)],
+            margin_ms: i64::from(lateness_secs) * SECOND_MS,
+            swept: None,
+        }
+    }
+
+    /// Notes a shard's latest event time; returns the time to sweep up to
+    /// when it has moved far enough since the last sweep.
+    fn advance(&mut self, shard: usize, latest: Option<Timestamp>) -> Option<Timestamp> {
+        let slot = self.latest.get_mut(shard)?;
+        *slot = (*slot).max(latest);
+        let low = self.latest.iter().flatten().min()?.plus_ms(-self.margin_ms);
+        let due = self
+            .swept
+            .is_none_or(|swept| low.0 >= swept.0 + SWEEP_EVERY_MS);
+        due.then(|| {
+            self.swept = Some(low);
+            low
+        })
+    }
 }
 
 /// A latency distribution with p50, p99 and p99.9 at three significant
@@ -180,7 +305,8 @@ impl Default for Latency {
 }
 
 impl Latency {
-    fn record(&mut self, latency: Duration) {
+    /// Adds one sample.
+    pub fn record(&mut self, latency: Duration) {
         let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
         self.0.saturating_record(micros.max(1));
     }
@@ -328,10 +454,28 @@ fn record_signal(
     if let Some(metrics) = sinks.metrics.as_mut() {
         metrics.signal(signal);
     }
-    let Some(incident) = engine.on_signal(signal) else {
+    if sinks.response.as_ref().is_some_and(|r| r.mutes(signal)) {
         return Ok(());
-    };
+    }
+    let mut result = Ok(());
+    engine.on_signal(signal, &mut |incident| {
+        if result.is_ok() {
+            result = write_revision(stats, incident, sinks);
+        }
+    });
+    result
+}
+
+/// Writes one incident revision to every sink.
+fn write_revision(
+    stats: &mut CollectorStats,
+    incident: &mut Incident,
+    sinks: &mut CollectorSinks,
+) -> io::Result<()> {
     stats.revisions += 1;
+    if let Some(response) = sinks.response.as_mut() {
+        response.on_revision(incident)?;
+    }
     if let Some(metrics) = sinks.metrics.as_mut() {
         metrics.incident(incident);
     }

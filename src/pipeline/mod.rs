@@ -130,6 +130,7 @@ impl Pipeline {
                 &output_rx,
                 self.shards,
                 self.config.incidents.clone(),
+                self.config.profile.lateness_secs,
                 global,
                 sinks,
             );

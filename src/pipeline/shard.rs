@@ -14,7 +14,7 @@ use crate::event::{DecodeLimits, Event, EventType, Reject, RejectReason, decode}
 use crate::profile::{Profile, ProfileLimits};
 use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
 use crate::signal::{Signal, SignalSource};
-use crate::time::{LocalClock, LocalTime, SECOND_MS};
+use crate::time::{LocalClock, LocalTime, SECOND_MS, Timestamp};
 
 /// What a shard needs to know, shared by all shards of a run.
 #[derive(Clone)]
@@ -61,6 +61,8 @@ pub struct ShardOutput {
     /// Users still in cold start, by detector; counted every few batches
     /// only, since counting visits every profile.
     pub cold_start_users: Option<BTreeMap<&'static str, u64>>,
+    /// The latest event time applied in this batch.
+    pub latest: Option<Timestamp>,
 }
 
 /// An event matching a detection rule that a cross-user correlation builds
@@ -131,6 +133,7 @@ impl Shard {
         };
         match self.apply(&event, out) {
             Ok(Some(local)) => {
+                out.latest = out.latest.max(Some(event.timestamp));
                 if matches!(event.event_type, EventType::Authentication) && !event.success {
                     self.stats.failed_authentications += 1;
                     out.failed_authentications += 1;

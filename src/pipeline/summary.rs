@@ -9,6 +9,7 @@ use super::reader::ReadStats;
 use super::shard::Shard;
 use crate::event::RejectReason;
 use crate::incident::Incident;
+use crate::respond::ActionSummary;
 
 /// What one run read, found and wrote.
 #[derive(Debug)]
@@ -39,6 +40,8 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// Time from reading a batch to handing its outputs to the sinks.
     pub latency: Latency,
+    /// What the response system did, when it ran.
+    pub actions: Option<ActionSummary>,
 }
 
 impl RunSummary {
@@ -57,6 +60,7 @@ impl RunSummary {
             revisions: collected.revisions,
             incidents: collected.incidents,
             latency: collected.latency_us,
+            actions: collected.actions,
             users: 0,
             cold_start_users: BTreeMap::new(),
             cold_start_skips: BTreeMap::new(),
@@ -120,6 +124,9 @@ impl fmt::Display for RunSummary {
         for (detector, users) in &self.cold_start_users {
             writeln!(f, "  cold start {detector}: {users} users")?;
         }
+        if let Some(actions) = &self.actions {
+            write_actions(f, actions)?;
+        }
         #[allow(clippy::cast_precision_loss, reason = "a ratio for display")]
         let per_user = self.state_bytes as f64 / (self.users.max(1) as f64);
         if !self.latency.is_empty() {
@@ -140,4 +147,27 @@ impl fmt::Display for RunSummary {
             per_user
         )
     }
+}
+
+fn write_actions(f: &mut fmt::Formatter<'_>, actions: &ActionSummary) -> fmt::Result {
+    let planned: u64 = actions.planned.values().sum();
+    write!(f, "actions planned {planned}")?;
+    for (status, count) in &actions.planned {
+        write!(f, "  {status} {count}")?;
+    }
+    write!(f, "\nactions finished")?;
+    for (outcome, count) in &actions.finished {
+        write!(f, "  {outcome} {count}")?;
+    }
+    writeln!(f, "  still queued {}", actions.queued)?;
+    if !actions.latency.is_empty() {
+        writeln!(
+            f,
+            "action latency (per attempt): p50 {:.2} ms  p99 {:.2} ms  p99.9 {:.2} ms",
+            actions.latency.quantile_ms(0.5),
+            actions.latency.quantile_ms(0.99),
+            actions.latency.quantile_ms(0.999),
+        )?;
+    }
+    Ok(())
 }

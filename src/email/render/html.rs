@@ -191,10 +191,9 @@ fn actions(out: &mut String, view: &IncidentView) {
     for action in &view.actions {
         put!(
             out,
-            "<li><span style=\"{CODE}\">{}</span>: {} after {} ({})</li>\n",
-            escape(&action.action),
-            escape(&action.status),
-            plural(u64::from(action.attempts), "attempt", "attempts"),
+            "<li><span style=\"{CODE}\">{}</span>: {} ({})</li>\n",
+            escape(&action.label),
+            escape(&action.state),
             escape(&action.at)
         );
     }

@@ -51,6 +51,7 @@ fn incident(id: &str, kind: IncidentType, severity: Severity) -> Incident {
         }],
         actions: vec![ActionRecord {
             action: "revoke_api_key".to_owned(),
+            target: None,
             status: "succeeded".to_owned(),
             at: at("2026-12-03T02:14:06Z"),
             attempts: 1,
@@ -88,6 +89,7 @@ fn planted() -> Incident {
     });
     incident.actions.push(ActionRecord {
         action: format!("notify {EMAIL}"),
+        target: None,
         status: "failed".to_owned(),
         at: at("2026-12-03T02:20:01Z"),
         attempts: 3,

@@ -136,11 +136,8 @@ fn actions(out: &mut Text, view: &IncidentView) {
     }
     for action in &view.actions {
         out.line(format!(
-            "  - {}: {} after {} ({})",
-            action.action,
-            action.status,
-            plural(u64::from(action.attempts), "attempt", "attempts"),
-            action.at
+            "  - {}: {} ({})",
+            action.label, action.state, action.at
         ));
     }
 }

@@ -80,10 +80,28 @@ pub(super) struct SignalView {
 
 /// One action taken for an incident.
 pub(super) struct ActionView {
-    pub action: String,
-    pub status: String,
-    pub attempts: u32,
     pub at: String,
+    /// The action with its target, such as `revoke_api_key ak_7f3c`.
+    pub label: String,
+    /// Where it stands, in words: `queued`, `succeeded after 2 attempts`.
+    pub state: String,
+}
+
+/// An action's state as a reader understands it.
+fn state_words(status: &str, attempts: u32) -> String {
+    let tries = if attempts == 1 {
+        "1 attempt".to_owned()
+    } else {
+        format!("{attempts} attempts")
+    };
+    match status {
+        "pending" => "queued".to_owned(),
+        "recorded" => "recorded only (nothing is configured to carry it out)".to_owned(),
+        "suppressed" => "suppressed (allowlisted or silenced)".to_owned(),
+        "dry_run" => "dry run: recorded, not carried out".to_owned(),
+        "succeeded" | "failed" => format!("{status} after {tries}"),
+        other => other.to_owned(),
+    }
 }
 
 impl IncidentView {
@@ -112,10 +130,12 @@ impl IncidentView {
                 .actions
                 .iter()
                 .map(|action| ActionView {
-                    action: clean(&action.action),
-                    status: clean(&action.status),
-                    attempts: action.attempts,
                     at: action.at.to_rfc3339(),
+                    label: match &action.target {
+                        Some(target) => format!("{} {}", clean(&action.action), clean(target)),
+                        None => clean(&action.action),
+                    },
+                    state: state_words(&action.status, action.attempts),
                 })
                 .collect(),
         }

@@ -1,5 +1,6 @@
 //! The HTTP listener: `/metrics` for Prometheus, `/healthz` (the process
-//! is alive) and `/readyz` (rules are loaded and the source is connected).
+//! is alive), `/readyz` (rules are loaded and the source is connected) and,
+//! when the response system runs, the `/v1` API ([`api`]).
 //!
 //! It runs on a small tokio runtime of its own, on one thread, so serving
 //! scrapes never competes with the pipeline's shard threads for locks.
@@ -16,6 +17,15 @@ use axum::routing::get;
 
 use crate::metrics::Metrics;
 
+pub mod api;
+pub mod auth;
+
+pub use api::ApiState;
+pub use auth::{Role, Tokens};
+
+/// Largest request body the API accepts, in bytes.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// What the handlers read.
 #[derive(Clone)]
 pub struct HttpState {
@@ -25,6 +35,8 @@ pub struct HttpState {
     pub ready: Arc<AtomicBool>,
     /// Called before each scrape to bring sampled values up to date.
     pub refresh: Arc<dyn Fn(&Metrics) + Send + Sync>,
+    /// The `/v1` API, when the response system runs.
+    pub api: Option<ApiState>,
 }
 
 /// A running listener; it stops with the process.
@@ -42,13 +54,18 @@ pub fn serve(addr: SocketAddr, state: HttpState) -> std::io::Result<HttpServer> 
     listener.set_nonblocking(true)?;
     let local_addr = listener.local_addr()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_io()
+        .enable_all()
         .build()?;
-    let app = Router::new()
+    let api = state.api.clone();
+    let mut app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .with_state(state);
+    if let Some(api) = api {
+        app = app.merge(api::routes(api));
+    }
+    let app = app.layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES));
     std::thread::Builder::new()
         .name("vigil-http".to_owned())
         .spawn(move || {
