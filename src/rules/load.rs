@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use rsigma_eval::{CorrelationAction, CorrelationConfig, CorrelationEngine, Engine};
 use rsigma_parser::lint::{Severity as LintSeverity, lint_yaml_str};
-use rsigma_parser::{CorrelationRule, Level, SigmaCollection, SigmaRule, parse_sigma_yaml};
+use rsigma_parser::{CorrelationRule, Level, SigmaRule, parse_sigma_yaml};
 
 use super::extension::{TestCase, VigilExtension};
 use super::source::{RuleSource, SourceText};
@@ -204,58 +204,59 @@ impl RuleSet {
         self.correlations.len() > self.global.len()
     }
 
-    /// The engine a shard runs: every detection rule and the correlations
-    /// grouped by user.
+    /// What a shard stage runs: every detection rule and the
+    /// correlations grouped by user.
     #[must_use]
-    pub fn shard_engine(&self) -> CorrelationEngine {
-        let local = self
-            .correlations
-            .iter()
-            .filter(|c| !self.global.contains(&correlation_id(c)));
-        build_engine(self.rules.iter(), local)
+    pub(super) fn shard_part(&self) -> StagePart<'_> {
+        StagePart {
+            rules: self.rules.iter().collect(),
+            correlations: self
+                .correlations
+                .iter()
+                .filter(|c| !self.global.contains(&correlation_id(c)))
+                .collect(),
+        }
     }
 
-    /// The engine of the global stage: the detection rules it is fed and
-    /// the correlations not grouped by user.
+    /// What the global stage runs: the detection rules it is fed and the
+    /// correlations not grouped by user.
     #[must_use]
-    pub fn global_engine(&self) -> CorrelationEngine {
-        let rules = self.rules.iter().filter(|r| {
-            r.id.as_deref()
-                .is_some_and(|id| self.forwarded.contains(id))
-        });
-        let global = self
-            .correlations
-            .iter()
-            .filter(|c| self.global.contains(&correlation_id(c)));
-        build_engine(rules, global)
+    pub(super) fn global_part(&self) -> StagePart<'_> {
+        StagePart {
+            rules: self
+                .rules
+                .iter()
+                .filter(|r| {
+                    r.id.as_deref()
+                        .is_some_and(|id| self.forwarded.contains(id))
+                })
+                .collect(),
+            correlations: self
+                .correlations
+                .iter()
+                .filter(|c| self.global.contains(&correlation_id(c)))
+                .collect(),
+        }
     }
+}
+
+/// The part of a rule set one stage runs.
+pub(super) struct StagePart<'s> {
+    /// Detection rules, in load order.
+    pub rules: Vec<&'s SigmaRule>,
+    /// Correlations, in load order.
+    pub correlations: Vec<&'s CorrelationRule>,
 }
 
 /// The settings every correlation engine runs with: event time is always
 /// given explicitly, and a window starts afresh after it fires, so a long
 /// attack raises a signal per threshold crossed rather than one per event.
-fn correlation_config() -> CorrelationConfig {
+pub(super) fn correlation_config() -> CorrelationConfig {
     CorrelationConfig {
         timestamp_fallback: rsigma_eval::TimestampFallback::Skip,
         action_on_match: CorrelationAction::Reset,
         ..CorrelationConfig::default()
     }
-}
-
-/// Builds an engine in one batch, so rsigma indexes the rules once and
-/// each event is matched only against the rules its fields can satisfy.
-fn build_engine<'r>(
-    rules: impl Iterator<Item = &'r SigmaRule>,
-    correlations: impl Iterator<Item = &'r CorrelationRule>,
-) -> CorrelationEngine {
-    let mut collection = SigmaCollection::new();
-    collection.rules = rules.cloned().collect();
-    collection.correlations = correlations.cloned().collect();
-    let mut engine = CorrelationEngine::new(correlation_config());
-    if let Err(error) = engine.add_collection(&collection) {
-        tracing::error!(%error, "Rules failed to compile after validation");
-    }
-    engine
 }
 
 fn correlation_id(correlation: &CorrelationRule) -> String {

@@ -3,11 +3,15 @@
 //!
 //! Parsing and matching are rsigma's (`rsigma-parser`, `rsigma-eval`), which
 //! cover Sigma's detection syntax (selections, field modifiers, conditions)
-//! and its correlation rules (`event_count`, `value_count`, `temporal`,
-//! `temporal_ordered` and more) with event-time windows. vigil adds what a
-//! streaming, sharded analyzer needs around them:
+//! and compile its correlation rules (`event_count`, `value_count`,
+//! `temporal`, `temporal_ordered` and more). vigil adds what a streaming,
+//! sharded analyzer needs around them:
 //!
 //! - a field view of the typed event by the contract's names ([`fields`]);
+//! - event-time correlation windows that behave as rsigma's correlation
+//!   engine but count a `value_count` window's distinct values as entries
+//!   come and go rather than recounting the window on every event
+//!   ([`correlate`], [`window`]);
 //! - placement: correlations grouped by `user_id` (or by `api_key_id`, as a
 //!   key belongs to one account) run in the shard that owns the user, every
 //!   other correlation in one global stage fed, in input order, with just
@@ -18,6 +22,7 @@
 //! - hot reload that keeps the windows of unchanged correlations
 //!   ([`feed`], [`reload`]).
 
+mod correlate;
 mod extension;
 mod feed;
 mod fields;
@@ -27,6 +32,7 @@ mod signals;
 mod source;
 mod stage;
 mod testing;
+mod window;
 
 pub use extension::{Expectation, TestCase, TestStep, VigilExtension};
 pub use feed::{ReloadStats, RuleFeed};

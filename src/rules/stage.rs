@@ -9,16 +9,19 @@
 //! address across many users, one key), so they see every matching event
 //! whatever the shard count.
 //!
-//! When the feed publishes a new set, the stage builds the new engine and
+//! Detection rules are matched by rsigma's engine; correlations run in
+//! vigil's [`Correlator`], which behaves as rsigma's correlation engine.
+//! When the feed publishes a new set, the stage builds both anew and
 //! carries over the windows of correlations whose ids are still present.
 
 use std::sync::Arc;
 
-use rsigma_eval::{CorrelationEngine, EvaluationResult};
+use rsigma_eval::{Engine, EvaluationResult, compile_rule};
 
+use super::correlate::Correlator;
 use super::feed::RuleFeed;
 use super::fields::RuleEvent;
-use super::load::RuleSet;
+use super::load::{RuleSet, correlation_config};
 use super::signals::rule_signal;
 use crate::signal::Signal;
 use crate::time::SECOND_MS;
@@ -40,7 +43,8 @@ pub struct RuleStage {
     kind: StageKind,
     set: Arc<RuleSet>,
     version: u64,
-    engine: CorrelationEngine,
+    detections: Engine,
+    correlator: Correlator,
     latest_secs: i64,
     since_eviction: u32,
 }
@@ -56,12 +60,13 @@ impl RuleStage {
     /// A stage running `set`, known as `version`.
     #[must_use]
     pub fn with_set(kind: StageKind, set: Arc<RuleSet>, version: u64) -> Self {
-        let engine = build(kind, &set);
+        let (detections, correlator) = build(kind, &set);
         Self {
             kind,
             set,
             version,
-            engine,
+            detections,
+            correlator,
             latest_secs: 0,
             since_eviction: 0,
         }
@@ -74,10 +79,11 @@ impl RuleStage {
             return;
         }
         let (set, version) = feed.current();
-        let windows = self.engine.export_state();
-        let mut engine = build(self.kind, &set);
-        engine.import_state(windows);
-        self.engine = engine;
+        let carried = self.correlator.carry_out();
+        let (detections, mut correlator) = build(self.kind, &set);
+        correlator.carry_in(carried);
+        self.detections = detections;
+        self.correlator = correlator;
         self.set = set;
         self.version = version;
     }
@@ -94,7 +100,7 @@ impl RuleStage {
         let event = view.event();
         let secs = event.timestamp.0.div_euclid(SECOND_MS);
         self.sweep(secs);
-        let detections = self.engine.evaluate(view);
+        let detections = self.detections.evaluate(view);
         if detections.is_empty() {
             return false;
         }
@@ -115,9 +121,8 @@ impl RuleStage {
             StageKind::Global => true,
         };
         if correlates {
-            let results = self.engine.process_with_detections(view, detections, secs);
-            for result in results.iter().filter(|r| r.is_correlation()) {
-                self.raise(result, view, signals);
+            for result in self.correlator.feed(view, &detections, secs) {
+                self.raise(&result, view, signals);
             }
         }
         forward
@@ -146,14 +151,31 @@ impl RuleStage {
         self.since_eviction += 1;
         if self.since_eviction >= EVICT_EVERY {
             self.since_eviction = 0;
-            self.engine.evict_expired(self.latest_secs);
+            self.correlator.evict_expired(self.latest_secs);
         }
     }
 }
 
-fn build(kind: StageKind, set: &RuleSet) -> CorrelationEngine {
-    match kind {
-        StageKind::Shard => set.shard_engine(),
-        StageKind::Global => set.global_engine(),
-    }
+/// The detection engine and correlator of the part of `set` a stage of
+/// `kind` runs. The detection rules are indexed in one batch, so each event
+/// is matched only against the rules its fields can satisfy.
+fn build(kind: StageKind, set: &RuleSet) -> (Engine, Correlator) {
+    let part = match kind {
+        StageKind::Shard => set.shard_part(),
+        StageKind::Global => set.global_part(),
+    };
+    let compiled = part
+        .rules
+        .iter()
+        .filter_map(|rule| match compile_rule(rule) {
+            Ok(compiled) => Some(compiled),
+            Err(error) => {
+                tracing::error!(%error, "Rule failed to compile after validation");
+                None
+            }
+        });
+    let mut detections = Engine::new();
+    detections.extend_compiled_rules(compiled);
+    let correlator = Correlator::new(&correlation_config(), &part.rules, &part.correlations);
+    (detections, correlator)
 }
