@@ -21,6 +21,8 @@ vigil=target/release/vigil
 work=$(mktemp -d)
 broker_dir=$work/broker
 trap 'scripts/kafka-broker.sh stop "$broker_dir"; rm -rf "$work"' EXIT
+# Alert emails of the generated attacks stay in the scratch folder.
+export VIGIL_EMAIL_OUTBOX_DIR="$work/outbox"
 brokers=$(scripts/kafka-broker.sh start "$broker_dir" "$port")
 
 "$vigil" gen --users "$users" --days "$days" --seed 1 --attacks > "$work/events.jsonl" 2>/dev/null

@@ -11,6 +11,8 @@ cargo build --release --quiet
 vigil=target/release/vigil
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Alert emails of the generated attacks stay in the scratch folder.
+export VIGIL_EMAIL_OUTBOX_DIR="$work/outbox"
 runs=5
 
 echo "generating events..."

@@ -185,7 +185,14 @@ impl Collector {
         for signal in self.global_signals.drain(..) {
             record_signal(&mut self.stats, &mut self.engine, &signal, sinks)?;
         }
-        if let Some(due) = self.watermark.advance(output.shard, output.latest) {
+        let clock = sinks
+            .stream
+            .as_ref()
+            .filter(|s| s.tracks_event_time())
+            .map_or(Clock::Shards, |s| {
+                Clock::Source(s.watermark(self.progress.passed()))
+            });
+        if let Some(due) = self.watermark.advance(output.shard, output.latest, clock) {
             let mut result = Ok(());
             self.engine.sweep(due, &mut |incident| {
                 if result.is_ok() {
@@ -236,6 +243,15 @@ impl Collector {
         for signal in self.global_signals.drain(..) {
             record_signal(&mut self.stats, &mut self.engine, &signal, sinks)?;
         }
+        if let Some(end) = self.watermark.at_end() {
+            let mut result = Ok(());
+            self.engine.sweep(end, &mut |incident| {
+                if result.is_ok() {
+                    result = write_revision(&mut self.stats, incident, sinks);
+                }
+            });
+            result?;
+        }
         for sink in [&mut sinks.incidents, &mut sinks.dead_letter]
             .into_iter()
             .flatten()
@@ -253,6 +269,15 @@ impl Collector {
         }
         Ok(self.stats)
     }
+}
+
+/// Whose event time decides how far the input has come.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// The slowest shard's latest event.
+    Shards,
+    /// The source's own watermark (unknown until every partition has one).
+    Source(Option<Timestamp>),
 }
 
 /// The event time every shard has reached, less the lateness allowance:
@@ -274,11 +299,33 @@ impl Watermark {
     }
 
     /// Notes a shard's latest event time; returns the time to sweep up to
-    /// when it has moved far enough since the last sweep.
-    fn advance(&mut self, shard: usize, latest: Option<Timestamp>) -> Option<Timestamp> {
+    /// when it has moved far enough since the last sweep. A source that
+    /// interleaves partitions gives its own watermark (`source`: the time
+    /// every partition had reached by the last fully processed input), which
+    /// then takes the place of the shards' times: a lagging partition can
+    /// still deliver older events to a shard that has seen newer ones.
+    /// Once the input has ended, every event has arrived: the sweep time
+    /// is the newest event time less the lateness. It is the same however
+    /// the input was split into partitions or shards, so a replay resolves
+    /// the same incidents by its end as the live stream did.
+    fn at_end(&self) -> Option<Timestamp> {
+        let newest = self.latest.iter().flatten().max()?;
+        Some(newest.plus_ms(-self.margin_ms))
+    }
+
+    fn advance(
+        &mut self,
+        shard: usize,
+        latest: Option<Timestamp>,
+        source: Clock,
+    ) -> Option<Timestamp> {
         let slot = self.latest.get_mut(shard)?;
         *slot = (*slot).max(latest);
-        let low = self.latest.iter().flatten().min()?.plus_ms(-self.margin_ms);
+        let reached = match source {
+            Clock::Source(source) => source?,
+            Clock::Shards => *self.latest.iter().flatten().min()?,
+        };
+        let low = reached.plus_ms(-self.margin_ms);
         let due = self
             .swept
             .is_none_or(|swept| low.0 >= swept.0 + SWEEP_EVERY_MS);
@@ -494,7 +541,44 @@ fn write_revision(
 
 #[cfg(test)]
 mod tests {
-    use super::Progress;
+    use super::{Clock, Progress, Timestamp, Watermark};
+
+    #[test]
+    fn the_sweep_time_trails_the_slowest_shard_by_the_lateness() {
+        let mut watermark = Watermark::new(2, 60);
+        let first = watermark.advance(0, Some(Timestamp(600_000)), Clock::Shards);
+        assert_eq!(
+            first,
+            Some(Timestamp(540_000)),
+            "a shard without events is not waited for"
+        );
+        assert_eq!(
+            watermark.advance(1, Some(Timestamp(500_000)), Clock::Shards),
+            None
+        );
+        assert_eq!(
+            watermark.advance(1, Some(Timestamp(700_000)), Clock::Shards),
+            None,
+            "the slowest shard has not moved a minute past the last sweep"
+        );
+        assert_eq!(
+            watermark.advance(0, Some(Timestamp(800_000)), Clock::Shards),
+            Some(Timestamp(640_000))
+        );
+    }
+
+    #[test]
+    fn a_partitioned_source_sets_the_sweep_time_by_its_slowest_partition() {
+        let mut watermark = Watermark::new(1, 0);
+        let due = watermark.advance(
+            0,
+            Some(Timestamp(900_000)),
+            Clock::Source(Some(Timestamp(300_000))),
+        );
+        assert_eq!(due, Some(Timestamp(300_000)));
+        let unknown = watermark.advance(0, Some(Timestamp(990_000)), Clock::Source(None));
+        assert_eq!(unknown, None, "no sweep before every partition has a time");
+    }
 
     #[test]
     fn a_line_is_done_only_once_every_shard_has_passed_it() {

@@ -256,7 +256,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("actions.jsonl");
         let a = job("INC-1", "ak_a");
-        Journal::open(&path).unwrap().plan(std::slice::from_ref(&a)).unwrap();
+        Journal::open(&path)
+            .unwrap()
+            .plan(std::slice::from_ref(&a))
+            .unwrap();
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.push_str("{\"finished\":{\"key\":\"INC-1/rev");
         std::fs::write(&path, text).unwrap();
