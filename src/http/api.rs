@@ -83,6 +83,12 @@ fn problem(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
+/// A state file could not be written: logged, and a 500 for the caller.
+fn storage_failed(error: &dyn std::fmt::Display, what: &'static str, message: &str) -> Response {
+    tracing::error!(error = %error, what, "API change could not be stored");
+    problem(StatusCode::INTERNAL_SERVER_ERROR, message)
+}
+
 fn audit(state: &ApiState, kind: AuditKind, data: &serde_json::Value) {
     if let Some(log) = &state.response.audit {
         let mut log = log
@@ -243,13 +249,7 @@ async fn add_block(
             StatusCode::CONFLICT,
             &format!("{ip} is allowlisted and is never blocked"),
         ),
-        Err(e) => {
-            tracing::error!(error = %e, "Blocklist could not be written");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the blocklist could not be written",
-            )
-        }
+        Err(e) => storage_failed(&e, "blocklist", "the blocklist could not be written"),
     }
 }
 
@@ -278,13 +278,7 @@ async fn remove_block(
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(false) => problem(StatusCode::NOT_FOUND, &format!("{ip} is not blocked")),
-        Err(e) => {
-            tracing::error!(error = %e, "Blocklist could not be written");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the blocklist could not be written",
-            )
-        }
+        Err(e) => storage_failed(&e, "blocklist", "the blocklist could not be written"),
     }
 }
 
@@ -345,13 +339,7 @@ async fn add_silence(
             );
             (StatusCode::CREATED, Json(silence)).into_response()
         }
-        Err(e) => {
-            tracing::error!(error = %e, "Silences could not be written");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the silence could not be stored",
-            )
-        }
+        Err(e) => storage_failed(&e, "silences", "the silence could not be stored"),
     }
 }
 
@@ -374,12 +362,6 @@ async fn remove_silence(
             StatusCode::NO_CONTENT.into_response()
         }
         Ok(false) => problem(StatusCode::NOT_FOUND, &format!("no silence {id}")),
-        Err(e) => {
-            tracing::error!(error = %e, "Silences could not be written");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the silence could not be removed",
-            )
-        }
+        Err(e) => storage_failed(&e, "silences", "the silence could not be removed"),
     }
 }
