@@ -371,7 +371,7 @@ fn record_attempt(
             "Action attempt failed"
         );
     } else {
-        tracing::info!(
+        tracing::debug!(
             action = job.action.as_str(),
             incident = %job.incident.incident_id,
             attempt,
