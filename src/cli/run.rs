@@ -9,6 +9,7 @@ use vigil::config::Config;
 use vigil::pipeline::{CollectorSinks, Pipeline, StreamSink};
 
 use super::Failure;
+use super::archive::RunArchive;
 use super::output::{create_output, open_input};
 use super::rules::{ActiveRules, start_rules};
 use vigil::http::{HttpState, serve};
@@ -71,10 +72,12 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
     let observed = start_http(&config, args, rules.as_ref())?;
     let source = open_source(&config, args, observed.as_ref().map(|o| &o.metrics))?;
+    let archive = RunArchive::start(&config)?;
     let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
     }
+    let (pipeline, stream) = archive.attach(pipeline, source.stream);
     let sinks = CollectorSinks {
         incidents: Some(create_output(&args.incidents).map_err(Failure::usage)?),
         dead_letter: args
@@ -84,7 +87,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
             .transpose()
             .map_err(Failure::usage)?,
         source: source.name.clone(),
-        stream: source.stream,
+        stream,
         metrics: observed.as_ref().map(|o| o.metrics.recorder(source.kind)),
     };
     tracing::info!(shards, input = %source.name, "Run started");
@@ -96,6 +99,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     let summary = pipeline
         .run(source.input, sinks, &AtomicU64::new(0))
         .map_err(Failure::runtime)?;
+    archive.finish()?;
     eprintln!("{summary}");
     if let Some(rules) = &rules {
         let reloads = rules.feed.reloads();
