@@ -542,3 +542,228 @@ fn action_and_audit_rows_are_written_and_queryable() {
     );
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
 }
+
+/// A month of generated traffic with attacks, archived, with the attack
+/// kinds its labels name.
+struct Month {
+    dir: PathBuf,
+    kinds: BTreeSet<String>,
+    from: String,
+    to: String,
+}
+
+fn month() -> &'static Month {
+    static MONTH: OnceLock<Month> = OnceLock::new();
+    MONTH.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap().keep();
+        write_config(&dir, "");
+        let events = dir.join("events.jsonl");
+        let labels = dir.join("labels.jsonl");
+        let out = vigil(&[
+            "gen",
+            "--users",
+            "100",
+            "--days",
+            "30",
+            "--seed",
+            "5",
+            "--attacks",
+            "--labels",
+            labels.to_str().unwrap(),
+        ]);
+        std::fs::write(&events, ok(&out)).unwrap();
+        run_archive(&dir, &events, &[]);
+        let kinds = json_lines(&labels)
+            .iter()
+            .map(|label| text(label, "attack"))
+            .collect();
+        let days: BTreeSet<String> = json_lines(&events)
+            .iter()
+            .map(|e| text(e, "timestamp")[..10].to_owned())
+            .collect();
+        Month {
+            dir,
+            kinds,
+            from: days.first().unwrap().clone(),
+            to: days.last().unwrap().clone(),
+        }
+    })
+}
+
+/// Where each injected attack kind shows in a report: the incident type
+/// or the detector or rule that catches it.
+fn evidence_of(kind: &str) -> &'static str {
+    match kind {
+        "key_theft" => "api_key_compromise",
+        "runaway_usage" => "usage_spike",
+        "off_hours" => "off_hours",
+        "rate_abuse" => "ddos_attack",
+        "leaked_key" => "leaked_secret",
+        "brute_force" => "vigil-brute-force-login",
+        "credential_stuffing" => "vigil-credential-stuffing",
+        "password_spraying" => "vigil-password-spraying",
+        other => panic!("no expectation for attack kind {other}"),
+    }
+}
+
+#[test]
+fn the_report_of_a_month_names_the_injected_attacks() {
+    let month = month();
+    let config = month.dir.join("vigil.toml");
+    let out = ok(&vigil(&[
+        "report",
+        "--config",
+        config.to_str().unwrap(),
+        "--from",
+        &month.from,
+        "--to",
+        &month.to,
+        "--format",
+        "json",
+    ]));
+    let report: Value = serde_json::from_str(&out).unwrap();
+    let mut named: BTreeSet<String> = BTreeSet::new();
+    for list in ["incidents_by_type", "top_signals"] {
+        for entry in report[list].as_array().unwrap() {
+            named.insert(text(entry, "name"));
+        }
+    }
+    assert!(
+        month.kinds.len() >= 6,
+        "the month has most attack kinds: {:?}",
+        month.kinds
+    );
+    for kind in &month.kinds {
+        let evidence = evidence_of(kind);
+        assert!(
+            named.contains(evidence),
+            "{kind}: {evidence} missing from {named:?}"
+        );
+    }
+    let score = report["score"].as_u64().unwrap();
+    assert!(score <= 100);
+    assert!(!report["recommendations"].as_array().unwrap().is_empty());
+    let per_day = report["incidents_per_day"].as_array().unwrap();
+    assert!(per_day.len() >= 30, "every day of the month is listed");
+    let markdown = ok(&vigil(&[
+        "report",
+        "--config",
+        config.to_str().unwrap(),
+        "--from",
+        &month.from,
+        "--to",
+        &month.to,
+    ]));
+    assert!(markdown.contains("# Security report") && markdown.contains("api_key_compromise"));
+}
+
+/// Counts pixels within a small distance of `colour`.
+fn pixels_near(image: &[u8], channels: usize, colour: (u8, u8, u8)) -> usize {
+    image
+        .chunks_exact(channels)
+        .filter(|p| {
+            p[0].abs_diff(colour.0) <= 12
+                && p[1].abs_diff(colour.1) <= 12
+                && p[2].abs_diff(colour.2) <= 12
+        })
+        .count()
+}
+
+fn hex_colour(hex: &str) -> (u8, u8, u8) {
+    let byte = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).unwrap();
+    (byte(1), byte(3), byte(5))
+}
+
+#[test]
+fn the_html_report_renders_its_charts_in_a_browser() {
+    let browser = Path::new("/usr/bin/chromium");
+    if !browser.exists() {
+        assert!(
+            std::env::var("VIGIL_SKIP_BROWSER_TESTS").as_deref() == Ok("1"),
+            "Chromium is missing (apt-get install -y chromium); set VIGIL_SKIP_BROWSER_TESTS=1 \
+             to skip this test"
+        );
+        return;
+    }
+    let month = month();
+    let config = month.dir.join("vigil.toml");
+    let page = month.dir.join("report.html");
+    ok(&vigil(&[
+        "report",
+        "--config",
+        config.to_str().unwrap(),
+        "--from",
+        &month.from,
+        "--to",
+        &month.to,
+        "--format",
+        "html",
+        "--out",
+        page.to_str().unwrap(),
+    ]));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains("<script"), "no JavaScript");
+    assert!(
+        !html.contains("https://") && !html.contains("src="),
+        "no network resources"
+    );
+
+    let profile = tempfile::tempdir().unwrap();
+    let shot = month.dir.join("report.png");
+    let status = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", profile.path().display()),
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,1600",
+            &format!("file://{}", page.display()),
+        ])
+        .output()
+        .expect("chromium starts");
+    assert!(
+        shot.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut image = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut image).unwrap();
+    let channels = info.color_type.samples();
+    let image = &image[..info.buffer_size()];
+    let day_bars = pixels_near(
+        image,
+        channels,
+        hex_colour(vigil::archive::report::DAY_BAR_COLOUR),
+    );
+    assert!(
+        day_bars > 2_000,
+        "incidents-per-day chart shows {day_bars} bar pixels"
+    );
+    let mut severities = 0;
+    let mut severity_pixels = 0;
+    for (name, colour) in vigil::archive::report::SEVERITY_COLOURS {
+        let found = pixels_near(image, channels, hex_colour(colour));
+        if found > 100 {
+            severities += 1;
+        }
+        severity_pixels += found;
+        eprintln!("{name}: {found} pixels");
+    }
+    assert!(
+        severities >= 3,
+        "severity chart shows {severities} coloured bars"
+    );
+    assert!(
+        severity_pixels > 5_000,
+        "severity chart shows {severity_pixels} bar pixels"
+    );
+}
