@@ -540,7 +540,13 @@ fn action_and_audit_rows_are_written_and_queryable() {
         printed.contains("action_attempt") && printed.contains("block_ip"),
         "{printed}"
     );
-    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 2);
+    assert_eq!(
+        batches
+            .iter()
+            .map(arrow::array::RecordBatch::num_rows)
+            .sum::<usize>(),
+        2
+    );
 }
 
 /// A month of generated traffic with attacks, archived, with the attack

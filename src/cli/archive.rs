@@ -1,8 +1,10 @@
 //! The archive from the command line: attaching it to `vigil run`, and
 //! `vigil archive prune`, which applies retention without a run.
 
+#[cfg(feature = "archive")]
 use std::path::{Path, PathBuf};
 
+#[cfg(feature = "archive")]
 use clap::{Args, Subcommand};
 use vigil::config::Config;
 use vigil::pipeline::{Pipeline, StreamSink};
@@ -66,6 +68,7 @@ impl RunArchive {
 
     /// Nothing to attach without the archive.
     #[cfg(not(feature = "archive"))]
+    #[allow(clippy::unused_self, reason = "mirrors the archive build's method")]
     pub fn attach(
         &self,
         pipeline: Pipeline,
@@ -86,13 +89,18 @@ impl RunArchive {
 
     /// Nothing to finish without the archive.
     #[cfg(not(feature = "archive"))]
-    #[allow(clippy::unused_self, reason = "mirrors the archive build's method")]
+    #[allow(
+        clippy::unnecessary_wraps,
+        clippy::unused_self,
+        reason = "mirrors the archive build's method"
+    )]
     pub fn finish(self) -> Result<(), Failure> {
         Ok(())
     }
 }
 
 /// A configured path, `None` when empty.
+#[cfg(feature = "archive")]
 pub fn non_empty_path(text: &str) -> Option<PathBuf> {
     let text = text.trim();
     (!text.is_empty()).then(|| PathBuf::from(text))

@@ -64,12 +64,11 @@ pub fn execute(args: &ReportArgs) -> Result<(), Failure> {
         ReportFormat::Json => serde_json::to_string_pretty(&report).map_err(Failure::runtime)?,
         ReportFormat::Html => render_html(&report),
     };
-    match &args.out {
-        Some(path) => std::fs::write(path, text)
-            .map_err(|e| Failure::runtime(anyhow::anyhow!("cannot write {}: {e}", path.display()))),
-        None => {
-            print!("{text}");
-            Ok(())
-        }
+    if let Some(path) = &args.out {
+        return std::fs::write(path, text).map_err(|e| {
+            Failure::runtime(anyhow::anyhow!("cannot write {}: {e}", path.display()))
+        });
     }
+    print!("{text}");
+    Ok(())
 }

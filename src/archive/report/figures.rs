@@ -19,14 +19,7 @@ const TOP: usize = 10;
 /// A query failed.
 pub fn gather(query: &ArchiveQuery, period: Period) -> Result<Report, QueryError> {
     let sql = Sql::new(period);
-    let totals = sql.rows(
-        query,
-        "SELECT count(*) AS events, count(DISTINCT user_id) AS users, \
-         sum(CASE WHEN event_type = 'authentication' THEN 1 ELSE 0 END) AS auths, \
-         sum(CASE WHEN event_type = 'authentication' AND NOT success THEN 1 ELSE 0 END) \
-         AS failed FROM events WHERE {events}",
-    )?;
-    let totals = totals.first().cloned().unwrap_or_default();
+    let totals = totals(query, &sql)?;
     let by_type_and_severity = sql.rows(
         query,
         "{latest} SELECT type, severity, count(*) AS n FROM latest GROUP BY type, severity \
@@ -108,22 +101,43 @@ pub fn gather(query: &ArchiveQuery, period: Period) -> Result<Report, QueryError
         score_parts: super::ScoreParts::default(),
         recommendations: Vec::new(),
     };
-    let resolution = sql.rows(
+    (report.resolved, report.mean_time_to_resolve_secs) = resolution(query, &sql)?;
+    let (value, parts) = score(&report);
+    report.score = value;
+    report.score_parts = parts;
+    report.recommendations = recommendations(&report);
+    Ok(report)
+}
+
+/// Events, users, authentications and failed ones, in one row.
+fn totals(query: &ArchiveQuery, sql: &Sql) -> Result<Map<String, Value>, QueryError> {
+    let rows = sql.rows(
+        query,
+        "SELECT count(*) AS events, count(DISTINCT user_id) AS users, \
+         sum(CASE WHEN event_type = 'authentication' THEN 1 ELSE 0 END) AS auths, \
+         sum(CASE WHEN event_type = 'authentication' AND NOT success THEN 1 ELSE 0 END) \
+         AS failed FROM events WHERE {events}",
+    )?;
+    Ok(rows.into_iter().next().unwrap_or_default())
+}
+
+/// Incidents with a resolved revision, and the mean time from their first
+/// signal to that revision. Incident records carry no resolution time of
+/// their own, so the resolved revision's `last_seen` stands for it.
+fn resolution(query: &ArchiveQuery, sql: &Sql) -> Result<(u64, Option<f64>), QueryError> {
+    let rows = sql.rows(
         query,
         "SELECT count(*) AS n, avg(resolved_ms - first_ms) / 1000.0 AS mean_secs FROM \
          (SELECT incident_id, min(CAST(first_seen AS BIGINT)) AS first_ms, \
           min(CAST(last_seen AS BIGINT)) AS resolved_ms \
           FROM incidents WHERE {incidents} AND status = 'resolved' GROUP BY incident_id)",
     )?;
-    if let Some(row) = resolution.first() {
-        report.resolved = number(row, "n");
-        report.mean_time_to_resolve_secs = row.get("mean_secs").and_then(Value::as_f64);
-    }
-    let (value, parts) = score(&report);
-    report.score = value;
-    report.score_parts = parts;
-    report.recommendations = recommendations(&report);
-    Ok(report)
+    Ok(rows.first().map_or((0, None), |row| {
+        (
+            number(row, "n"),
+            row.get("mean_secs").and_then(Value::as_f64),
+        )
+    }))
 }
 
 /// Query text with the period's filters filled in: `{events}`,
