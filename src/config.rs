@@ -52,6 +52,44 @@ pub struct Config {
     pub webhook: WebhookConfig,
     /// The blocklist the `block_ip` action fills.
     pub blocklist: BlocklistConfig,
+    /// The Parquet archive of events, incidents, actions and audit records.
+    pub archive: ArchiveConfig,
+}
+
+/// `[archive]`: events, incident revisions, action attempts and audit
+/// records kept as Parquet files partitioned by day, for `vigil query` and
+/// `vigil report`. Off while `path` is empty, so nothing personal is kept
+/// unless asked for.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ArchiveConfig {
+    /// The archive folder; empty for no archive.
+    pub path: String,
+    /// Day partitions older than this many days are removed (at start and
+    /// daily while running); 0 keeps everything.
+    pub retention_days: u32,
+    /// Replace user ids in the archive with a keyed HMAC-SHA256 pseudonym;
+    /// the key comes from `VIGIL_ARCHIVE_PSEUDONYM_KEY` (or the file named
+    /// by `VIGIL_ARCHIVE_PSEUDONYM_KEY_FILE`), never from this file.
+    pub pseudonymize_users: bool,
+}
+
+impl Default for ArchiveConfig {
+    fn default() -> Self {
+        Self {
+            path: String::new(),
+            retention_days: 90,
+            pseudonymize_users: false,
+        }
+    }
+}
+
+impl ArchiveConfig {
+    /// Whether anything is archived.
+    #[must_use]
+    pub fn enabled(&self) -> bool {
+        !self.path.trim().is_empty()
+    }
 }
 
 /// `[audit]`: where every incident revision and action attempt is recorded.
@@ -454,6 +492,7 @@ fn merge_section(config: &mut Config, parsed: Config, section: &str) {
         "gateway" => config.gateway = parsed.gateway,
         "webhook" => config.webhook = parsed.webhook,
         "blocklist" => config.blocklist = parsed.blocklist,
+        "archive" => config.archive = parsed.archive,
         _ => {}
     }
 }

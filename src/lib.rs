@@ -4,6 +4,8 @@
 //! workers (profiles, detectors) into the incident engine. Each stage lives in
 //! its own module; `pipeline` wires them together.
 
+#[cfg(feature = "archive")]
+pub mod archive;
 pub mod audit;
 pub mod config;
 pub mod detect;

@@ -65,12 +65,21 @@ pub enum AuditError {
     },
 }
 
+/// Called with each record line written (without its line break), for
+/// copies such as the archive.
+pub type LineObserver = Box<dyn Fn(&str) + Send>;
+
 /// An open audit log, positioned after its last record.
 pub struct AuditLog {
     path: PathBuf,
     out: BufWriter<File>,
     seq: u64,
     prev: String,
+    /// The file's length after our last write: a different length means
+    /// another writer (`vigil forget`, archive retention) appended, and the
+    /// chain must continue from its record.
+    len: u64,
+    observer: Option<LineObserver>,
 }
 
 #[derive(Serialize)]
@@ -101,18 +110,21 @@ impl AuditLog {
             .append(true)
             .open(path)
             .map_err(io_error)?;
-        let (seq, prev) = match last_line(&mut file).map_err(io_error)? {
-            None => (0, GENESIS.to_owned()),
-            Some(line) => chain_end(&line).ok_or_else(|| AuditError::Unreadable {
-                path: path.to_owned(),
-            })?,
-        };
+        let (seq, prev) = read_chain_end(&mut file, path)?;
+        let len = file.metadata().map_err(io_error)?.len();
         Ok(Self {
             path: path.to_owned(),
             out: BufWriter::new(file),
             seq,
             prev,
+            len,
+            observer: None,
         })
+    }
+
+    /// Hands every record written from now on to `observer` as well.
+    pub fn observe(&mut self, observer: LineObserver) {
+        self.observer = Some(observer);
     }
 
     /// The file this log writes.
@@ -132,6 +144,7 @@ impl AuditLog {
     /// # Errors
     /// The record cannot be serialised or written.
     pub fn append<T: Serialize>(&mut self, kind: AuditKind, data: &T) -> Result<(), AuditError> {
+        self.follow_other_writers()?;
         let body = Body {
             seq: self.seq + 1,
             at: wall_clock_now(),
@@ -149,6 +162,10 @@ impl AuditLog {
         self.out.flush().map_err(|e| self.io_error(e))?;
         self.seq += 1;
         self.prev = hash;
+        self.len += line.len() as u64;
+        if let Some(observer) = &self.observer {
+            observer(std::str::from_utf8(&line[..line.len() - 1]).unwrap_or_default());
+        }
         Ok(())
     }
 
@@ -159,6 +176,23 @@ impl AuditLog {
     pub fn sync(&mut self) -> Result<(), AuditError> {
         self.out.flush().map_err(|e| self.io_error(e))?;
         self.out.get_ref().sync_data().map_err(|e| self.io_error(e))
+    }
+
+    /// Continues the chain from the file's last record when another writer
+    /// has appended since our last write.
+    fn follow_other_writers(&mut self) -> Result<(), AuditError> {
+        let len = self
+            .out
+            .get_ref()
+            .metadata()
+            .map_err(|e| self.io_error(e))?
+            .len();
+        if len != self.len {
+            let path = self.path.clone();
+            let (seq, prev) = read_chain_end(self.out.get_mut(), &path)?;
+            (self.seq, self.prev, self.len) = (seq, prev, len);
+        }
+        Ok(())
     }
 
     fn io_error(&self, source: io::Error) -> AuditError {
@@ -173,6 +207,20 @@ impl AuditLog {
 /// wall-clock time, unlike the event time the detectors run on.
 fn wall_clock_now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The sequence number and hash of the file's last record.
+fn read_chain_end(file: &mut File, path: &Path) -> Result<(u64, String), AuditError> {
+    let line = last_line(file).map_err(|source| AuditError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    match line {
+        None => Ok((0, GENESIS.to_owned())),
+        Some(line) => chain_end(&line).ok_or_else(|| AuditError::Unreadable {
+            path: path.to_owned(),
+        }),
+    }
 }
 
 /// The sequence number and hash of a record line.

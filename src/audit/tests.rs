@@ -107,3 +107,20 @@ fn the_tail_reader_finds_the_last_line_of_a_long_file() {
     let log = AuditLog::open(&path).unwrap();
     assert_eq!(log.records(), 2_000);
 }
+
+#[test]
+fn two_writers_on_one_file_keep_one_chain() {
+    let (_dir, path) = log_with(1);
+    let mut running = AuditLog::open(&path).unwrap();
+    let mut other = AuditLog::open(&path).unwrap();
+    other
+        .append(AuditKind::Erasure, &json!({"rows": 3}))
+        .unwrap();
+    running
+        .append(AuditKind::ActionAttempt, &json!({"n": 1}))
+        .unwrap();
+    other
+        .append(AuditKind::Retention, &json!({"removed": 1}))
+        .unwrap();
+    assert_eq!(verify_file(&path).unwrap(), 4);
+}

@@ -14,7 +14,7 @@ use vigil::config::Config;
 use vigil::evaluate::evaluate;
 use vigil::incident::{Incident, IncidentType};
 use vigil::pipeline::{CollectorSinks, Pipeline, RunSummary};
-use vigil::respond::Response;
+use vigil::respond::{Copies, Response};
 use vigil::rules::{RuleFeed, RuleSet, RuleSource};
 use vigil::signal::Severity;
 use vigil::synth::{GenConfig, GenSummary, generate, user_time_zones};
@@ -83,7 +83,12 @@ fn respond_locally(config: &mut Config, out: &Path) {
 fn analyze(config: Config, events: Vec<u8>, out: &Path) -> anyhow::Result<RunSummary> {
     let rules = RuleSet::from_sources(&RuleSource::builtin())?;
     reset_outputs(out)?;
-    let response = Response::start(&config, None, Arc::new(AtomicBool::new(false)))?;
+    let response = Response::start(
+        &config,
+        None,
+        Arc::new(AtomicBool::new(false)),
+        Copies::default(),
+    )?;
     let pipeline = Pipeline::new(config, default_shards())?.with_rules(RuleFeed::new(rules));
     let total = events.len() as u64;
     let sinks = CollectorSinks {

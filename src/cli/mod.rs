@@ -1,11 +1,18 @@
 //! Command-line definitions and dispatch to one module per command.
 
+mod archive;
 mod audit;
 mod demo;
+#[cfg(feature = "archive")]
+mod forget;
 mod generate;
 mod output;
 #[cfg(feature = "kafka")]
 mod produce;
+#[cfg(feature = "archive")]
+mod query;
+#[cfg(feature = "archive")]
+mod report;
 mod rules;
 mod run;
 
@@ -36,6 +43,19 @@ enum Command {
     /// Publish JSON-lines events to a Kafka topic, keyed by `user_id`.
     #[cfg(feature = "kafka")]
     Produce(produce::ProduceArgs),
+    /// Run SQL over the archive (tables events, incidents, actions, audit).
+    #[cfg(feature = "archive")]
+    Query(query::QueryArgs),
+    /// Write a security report for a period from the archive.
+    #[cfg(feature = "archive")]
+    Report(report::ReportArgs),
+    /// Erase a user's records from the archive (profiles live only in
+    /// memory, so the archive is all that outlives a run).
+    #[cfg(feature = "archive")]
+    Forget(forget::ForgetArgs),
+    /// Maintain the archive (retention).
+    #[cfg(feature = "archive")]
+    Archive(archive::ArchiveArgs),
 }
 
 /// A failed command: what went wrong and the exit code it maps to.
@@ -74,6 +94,14 @@ pub fn dispatch(args: Args) -> Result<(), Failure> {
         Command::Audit(audit) => audit::execute(&audit),
         #[cfg(feature = "kafka")]
         Command::Produce(produce) => produce::execute(&produce),
+        #[cfg(feature = "archive")]
+        Command::Query(query) => query::execute(&query),
+        #[cfg(feature = "archive")]
+        Command::Report(report) => report::execute(&report),
+        #[cfg(feature = "archive")]
+        Command::Forget(forget) => forget::execute(&forget),
+        #[cfg(feature = "archive")]
+        Command::Archive(archive) => archive::execute(&archive),
     }
 }
 

@@ -13,6 +13,7 @@ use vigil::pipeline::{CollectorSinks, Pipeline, RunSummary, StreamSink};
 use vigil::respond::Response;
 
 use super::Failure;
+use super::archive::RunArchive;
 use super::output::{StopReader, create_output, open_input};
 use super::rules::{ActiveRules, start_rules};
 
@@ -78,10 +79,12 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     let stop = stop_on_signals()?;
     let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
     let metrics = wants_listener(&config, args).then(Metrics::new);
+    let archive = RunArchive::start(&config)?;
     let response = Response::start(
         &config,
         metrics.as_ref().map(Metrics::actions),
         Arc::clone(&stop),
+        archive.copies(),
     )
     .map_err(Failure::usage)?;
     let observed = start_http(&config, args, rules.as_ref(), metrics, &response)?;
@@ -90,6 +93,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
     }
+    let (pipeline, stream) = archive.attach(pipeline, source.stream);
     let sinks = CollectorSinks {
         incidents: Some(create_output(&args.incidents).map_err(Failure::usage)?),
         dead_letter: args
@@ -99,7 +103,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
             .transpose()
             .map_err(Failure::usage)?,
         source: source.name.clone(),
-        stream: source.stream,
+        stream,
         metrics: observed.as_ref().map(|o| o.metrics.recorder(source.kind)),
         response: Some(response),
     };
@@ -110,6 +114,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     let summary = pipeline
         .run(source.input, sinks, &AtomicU64::new(0))
         .map_err(Failure::runtime)?;
+    archive.finish()?;
     print_summary(args, &summary, rules.as_ref());
     Ok(())
 }

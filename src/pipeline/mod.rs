@@ -30,7 +30,7 @@ pub use collector::{CollectorSinks, CollectorStats, Latency, StreamSink};
 pub use dead_letter::DeadLetter;
 pub use global::GlobalStage;
 pub use reader::ReadStats;
-pub use shard::{Forwarded, Shard, ShardOutput, ShardSettings, ShardStats};
+pub use shard::{EventTap, Forwarded, Shard, ShardOutput, ShardSettings, ShardStats, TapFactory};
 pub use summary::RunSummary;
 
 /// Batches between two counts of a shard's cold-start users.
@@ -63,6 +63,7 @@ impl Pipeline {
             decode_limits: config.input.limits(),
             lateness_secs: config.profile.lateness_secs,
             rules: None,
+            taps: None,
         };
         Ok(Self {
             settings,
@@ -75,6 +76,13 @@ impl Pipeline {
     #[must_use]
     pub fn with_rules(mut self, feed: RuleFeed) -> Self {
         self.settings.rules = Some(feed);
+        self
+    }
+
+    /// The same pipeline handing every accepted event to a tap per shard.
+    #[must_use]
+    pub fn with_event_taps(mut self, taps: TapFactory) -> Self {
+        self.settings.taps = Some(taps);
         self
     }
 
@@ -179,6 +187,7 @@ fn work(
         for (record, line) in batch.iter() {
             shard.process(record, line, &mut output);
         }
+        shard.batch_done();
         output.users = shard.users() as u64;
         if done.is_multiple_of(COLD_START_EVERY_BATCHES) {
             output.cold_start_users = Some(shard.cold_start_users());
@@ -189,5 +198,6 @@ fn work(
         batch.clear();
         let _ = recycle.try_send(batch);
     }
+    shard.finish_tap();
     shard
 }

@@ -33,7 +33,28 @@ pub struct ShardSettings {
     pub lateness_secs: u32,
     /// The rules to run, when any are loaded.
     pub rules: Option<RuleFeed>,
+    /// Makes each shard its tap, when something (the archive) wants every
+    /// accepted event.
+    pub taps: Option<TapFactory>,
 }
+
+/// Receives every event a shard accepts (decoded, not a duplicate, not too
+/// late), in the shard's order. Each shard owns its tap, so a tap needs no
+/// locks; it is called on the hot path and must stay cheap.
+pub trait EventTap: Send {
+    /// One accepted event.
+    fn event(&mut self, event: &Event<'_>);
+
+    /// The shard finished a batch: a chance to hand on what is buffered
+    /// when it has waited long enough.
+    fn batch_done(&mut self) {}
+
+    /// The shard is stopping: hand on everything buffered.
+    fn finish(&mut self);
+}
+
+/// Makes one [`EventTap`] per shard.
+pub type TapFactory = Arc<dyn Fn() -> Box<dyn EventTap> + Send + Sync>;
 
 /// Findings and refusals of a run of records, handed to the collector.
 #[derive(Debug, Default)]
@@ -97,6 +118,7 @@ pub struct Shard {
     profiles: FxHashMap<Box<str>, Box<Profile>>,
     stats: ShardStats,
     cold_start_skips: Vec<u64>,
+    tap: Option<Box<dyn EventTap>>,
 }
 
 impl Shard {
@@ -108,8 +130,10 @@ impl Shard {
             .rules
             .as_ref()
             .map(|feed| RuleStage::new(StageKind::Shard, feed));
+        let tap = settings.taps.as_ref().map(|make| make());
         Self {
             rules,
+            tap,
             settings,
             profiles: FxHashMap::default(),
             stats: ShardStats::default(),
@@ -137,6 +161,9 @@ impl Shard {
                 if matches!(event.event_type, EventType::Authentication) && !event.success {
                     self.stats.failed_authentications += 1;
                     out.failed_authentications += 1;
+                }
+                if let Some(tap) = self.tap.as_mut() {
+                    tap.event(&event);
                 }
                 self.run_rules(&event, local, record, line, out);
             }
@@ -212,6 +239,20 @@ impl Shard {
         self.stats.events += 1;
         out.processed += 1;
         Ok(Some(local))
+    }
+
+    /// Ends a batch for the tap.
+    pub fn batch_done(&mut self) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.batch_done();
+        }
+    }
+
+    /// Lets the tap hand on what it buffers; called once the input ends.
+    pub fn finish_tap(&mut self) {
+        if let Some(tap) = self.tap.as_mut() {
+            tap.finish();
+        }
     }
 
     /// Counters so far.

@@ -53,7 +53,27 @@ pub struct Shared {
     pub mail: MailSender,
     /// Outcomes and attempt durations, for the run's summary and logs.
     pub tally: Arc<Mutex<Tally>>,
+    /// Called with every attempt, for copies such as the archive.
+    pub on_attempt: Option<AttemptObserver>,
 }
+
+/// One action attempt, as handed to an [`AttemptObserver`].
+#[derive(Debug, Clone)]
+pub struct Attempt<'a> {
+    /// The job attempted.
+    pub job: &'a Job,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// `succeeded`, `retrying` or `failed`.
+    pub outcome: &'static str,
+    /// Why it failed, when it did.
+    pub error: Option<&'a str>,
+    /// How long it took.
+    pub took: Duration,
+}
+
+/// Receives every action attempt.
+pub type AttemptObserver = Arc<dyn Fn(&Attempt<'_>) + Send + Sync>;
 
 /// Action outcomes and attempt durations of this run.
 #[derive(Debug, Default)]
@@ -377,6 +397,15 @@ fn record_attempt(
             attempt,
             "Action succeeded"
         );
+    }
+    if let Some(observe) = &shared.on_attempt {
+        observe(&Attempt {
+            job,
+            attempt,
+            outcome,
+            error: error.as_deref(),
+            took,
+        });
     }
     shared.board.action(
         &job.key,

@@ -46,6 +46,7 @@ pub use playbook::{ActionKind, Playbook, PlaybookError};
 pub use settings::{BlocklistConfig, GatewayConfig, ResponseConfig, WebhookConfig, url_problem};
 pub use suppress::{Allowlist, Silence, SilenceMatch, Silences};
 
+pub use crate::audit::LineObserver;
 use crate::audit::{AuditKind, AuditLog};
 use crate::config::Config;
 use crate::incident::Incident;
@@ -53,6 +54,7 @@ use crate::metrics::ActionMetrics;
 use crate::pipeline::Latency;
 use crate::secret::read_secret;
 use crate::signal::Signal;
+pub use executor::{Attempt, AttemptObserver};
 use executor::{Runner, Shared, Tally};
 
 /// Why the response system could not start.
@@ -84,6 +86,15 @@ pub enum ResponseSetupError {
     /// The runner thread cannot start.
     #[error("action runner")]
     Runner(#[source] std::io::Error),
+}
+
+/// Where copies of the response system's records go (the archive).
+#[derive(Default)]
+pub struct Copies {
+    /// Every action attempt.
+    pub attempts: Option<AttemptObserver>,
+    /// Every audit record, as written.
+    pub audit_lines: Option<LineObserver>,
 }
 
 /// The parts the HTTP API shares with the response system.
@@ -157,6 +168,7 @@ impl Response {
         config: &Config,
         metrics: Option<ActionMetrics>,
         stop: Arc<AtomicBool>,
+        copies: Copies,
     ) -> Result<Self, ResponseSetupError> {
         let settings = &config.response;
         let playbook = match settings.playbook.trim() {
@@ -182,7 +194,13 @@ impl Response {
         let journal = Arc::new(Mutex::new(journal));
         let audit = match config.audit.path.trim() {
             "" => None,
-            path => Some(Arc::new(Mutex::new(AuditLog::open(Path::new(path))?))),
+            path => {
+                let mut log = AuditLog::open(Path::new(path))?;
+                if let Some(observer) = copies.audit_lines {
+                    log.observe(observer);
+                }
+                Some(Arc::new(Mutex::new(log)))
+            }
         };
         let http = http_targets::HttpTargets::new(
             Duration::from_secs(settings.timeout_secs.max(1)),
@@ -209,6 +227,7 @@ impl Response {
             metrics: metrics.clone(),
             mail: sender,
             tally: Arc::clone(&tally),
+            on_attempt: copies.attempts,
         };
         let runner = Runner::start(shared, queue).map_err(ResponseSetupError::Runner)?;
         if !unfinished.is_empty() {
