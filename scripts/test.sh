@@ -4,6 +4,8 @@
 # property and integration tests, the shipped rule pack's checks and tests,
 # the checks of the Prometheus, Grafana and compose files (installing
 # promtool and docker-compose the first time), and a smoke run of the demo. The broker is stopped on exit.
+# The archive's HTML report is rendered in headless Chromium, installed the
+# first time (VIGIL_SKIP_BROWSER_TESTS=1 skips that test instead).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,11 @@ rm -rf "$broker_dir"
 trap 'scripts/kafka-broker.sh stop "$broker_dir"' EXIT
 export VIGIL_TEST_KAFKA_BROKERS
 VIGIL_TEST_KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$broker_dir" "$broker_port")
+
+if [ "${VIGIL_SKIP_BROWSER_TESTS:-}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+fi
 
 # Also installs the Prometheus server the end-to-end metrics test scrapes with.
 scripts/check-configs.sh
