@@ -4,7 +4,9 @@
 # then runs the unit, property and integration tests, the shipped rule
 # pack's checks and tests, the checks of the Prometheus, Grafana and compose
 # files (installing promtool and docker-compose the first time), and a smoke
-# run of the demo. The broker and the SMTP server are stopped on exit.
+# run of the demo. The archive's HTML report is rendered in headless
+# Chromium, installed the first time (VIGIL_SKIP_BROWSER_TESTS=1 skips that
+# test instead). The broker and the SMTP server are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +22,11 @@ export VIGIL_TEST_KAFKA_BROKERS
 VIGIL_TEST_KAFKA_BROKERS=$(scripts/kafka-broker.sh start "$broker_dir" "$broker_port")
 export VIGIL_TEST_SMTP_MAILDIR
 VIGIL_TEST_SMTP_MAILDIR=$(scripts/smtp-server.sh start "$smtp_dir" "$VIGIL_TEST_SMTP_PORT")
+
+if [ "${VIGIL_SKIP_BROWSER_TESTS:-}" != 1 ] && [ ! -x /usr/bin/chromium ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+fi
 
 # Also installs the Prometheus server the end-to-end metrics test scrapes with.
 scripts/check-configs.sh

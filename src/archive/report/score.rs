@@ -145,3 +145,90 @@ pub fn recommendations(report: &Report) -> Vec<String> {
     }
     advice
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(pairs: &[(&str, u64)]) -> Vec<Count> {
+        pairs
+            .iter()
+            .map(|&(name, count)| Count {
+                name: name.to_owned(),
+                count,
+            })
+            .collect()
+    }
+
+    fn quiet_report() -> Report {
+        Report {
+            from: "2026-11-01".to_owned(),
+            to: "2026-11-30".to_owned(),
+            events: 10_000,
+            active_users: 100,
+            events_by_type: counts(&[("api_access", 9_000), ("authentication", 1_000)]),
+            authentications: 1_000,
+            failed_authentications: 10,
+            top_failed_login_users: Vec::new(),
+            incidents: 0,
+            incidents_by_type: Vec::new(),
+            incidents_by_severity: counts(&[
+                ("low", 0),
+                ("medium", 0),
+                ("high", 0),
+                ("critical", 0),
+            ]),
+            incidents_by_type_and_severity: Vec::new(),
+            incidents_per_day: Vec::new(),
+            unresolved_serious: 0,
+            resolved: 0,
+            mean_time_to_resolve_secs: None,
+            actions_by_outcome: Vec::new(),
+            top_users: Vec::new(),
+            top_ips: Vec::new(),
+            top_signals: Vec::new(),
+            score: 0,
+            score_parts: ScoreParts::default(),
+            recommendations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_quiet_period_scores_high_and_needs_no_change() {
+        let report = quiet_report();
+        let (value, parts) = score(&report);
+        assert_eq!(
+            value, 99,
+            "only the 1% failed logins are deducted: {parts:?}"
+        );
+        assert_eq!(
+            recommendations(&report),
+            vec!["No figure calls for a change; keep monitoring.".to_owned()]
+        );
+    }
+
+    #[test]
+    fn each_part_follows_the_documented_formula() {
+        let mut report = quiet_report();
+        report.failed_authentications = 100;
+        report.incidents_by_severity =
+            counts(&[("low", 2), ("medium", 5), ("high", 4), ("critical", 1)]);
+        report.incidents_by_type = counts(&[("api_key_compromise", 1), ("ddos_attack", 2)]);
+        report.unresolved_serious = 1;
+        report.actions_by_outcome = counts(&[("succeeded", 3), ("failed", 1)]);
+        let (value, parts) = score(&report);
+        assert!((parts.failed_logins - 10.0).abs() < 1e-9);
+        // 10 × (10 + 20 + 10 + 1) / 100 users
+        assert!((parts.incidents - 4.1).abs() < 1e-9);
+        assert!((parts.unresolved - 4.0).abs() < 1e-9);
+        assert!((parts.failed_actions - 3.75).abs() < 1e-9);
+        assert_eq!(value, 78);
+        let advice = recommendations(&report).join("\n");
+        assert!(
+            advice.contains("lockout") && advice.contains("MFA"),
+            "{advice}"
+        );
+        assert!(advice.contains("key lifetimes"), "{advice}");
+        assert!(advice.contains("quotas"), "{advice}");
+    }
+}
