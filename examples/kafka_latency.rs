@@ -8,6 +8,11 @@
 //! events there: the broker's own produce-to-consume latency, which bounds
 //! what vigil can reach from below.
 //!
+//! With `-` for the incidents topic, incidents are read from standard input
+//! instead (`vigil run --incidents -`, or a FIFO): the time from producing
+//! an event to vigil writing its incident, without the second trip through
+//! the broker that a reader of the incidents topic adds.
+//!
 //! `cargo run --release --example kafka_latency -- BROKERS EVENTS INCIDENTS RATE SECONDS`
 //! prints the p50, p99, p99.9 and maximum latency in milliseconds of both.
 
@@ -37,8 +42,14 @@ fn main() {
     let rate: u64 = rate.parse().expect("RATE is events per second");
     let seconds: u64 = seconds.parse().expect("SECONDS is a number");
     let sent: Sent = Arc::default();
-    let reader = subscribe(brokers, incidents);
+    let from_stdin = incidents == "-";
+    let reader = (!from_stdin).then(|| subscribe(brokers, incidents));
     let echo = subscribe(brokers, events);
+    if from_stdin {
+        // vigil joins its group once the output it writes to is open,
+        // which is now; let it take its partitions before events flow.
+        std::thread::sleep(Duration::from_secs(3));
+    }
     let echo_sent: Sent = Arc::default();
 
     let producer_sent = [Arc::clone(&sent), Arc::clone(&echo_sent)];
@@ -47,15 +58,65 @@ fn main() {
         std::thread::spawn(move || publish(&brokers_p, &events_p, rate, seconds, &producer_sent));
     let run_for = Duration::from_secs(seconds + 5);
     let broker = std::thread::spawn(move || collect(&echo, &echo_sent, run_for, EchoOf::Event));
-    let histogram = collect(&reader, &sent, run_for, EchoOf::Incident);
+    let histogram = match &reader {
+        Some(reader) => collect(reader, &sent, run_for, EchoOf::Incident),
+        None => collect_stdin(&sent, run_for),
+    };
     let broker = broker.join().expect("echo thread");
     let published = producing.join().expect("producer thread");
     report("broker alone (produce to consume)", &broker);
 
+    let what = if from_stdin {
+        "produce to incident written by vigil"
+    } else {
+        "produce to incident read from its topic"
+    };
     report(
-        &format!("vigil (produce to incident), {published} events at {rate}/s"),
+        &format!("vigil ({what}), {published} events at {rate}/s"),
         &histogram,
     );
+}
+
+/// Times incidents read as JSON lines from standard input for `run_for`.
+/// The reading thread is left behind when the time is up: standard input
+/// stays open as long as vigil runs.
+fn collect_stdin(sent: &Sent, run_for: Duration) -> Histogram<u64> {
+    let histogram = Arc::new(Mutex::new(
+        Histogram::<u64>::new(3).expect("valid precision"),
+    ));
+    let (shared, sent) = (Arc::clone(&histogram), Arc::clone(sent));
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            let arrived = Instant::now();
+            let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            time_signals(&value, arrived, &sent, &mut shared.lock().unwrap());
+        }
+    });
+    std::thread::sleep(run_for);
+    histogram.lock().unwrap().clone()
+}
+
+/// Records, for each signal of `incident` naming a timed event, the time
+/// from sending that event to `arrived`.
+fn time_signals(
+    incident: &serde_json::Value,
+    arrived: Instant,
+    sent: &Sent,
+    histogram: &mut Histogram<u64>,
+) {
+    let mut sent = sent.lock().unwrap();
+    for signal in incident["signals"].as_array().into_iter().flatten() {
+        let Some(id) = signal["event_id"].as_str() else {
+            continue;
+        };
+        if let Some(at) = sent.remove(id) {
+            let micros = u64::try_from((arrived - at).as_micros()).unwrap_or(u64::MAX);
+            let _ = histogram.record(micros.max(1));
+        }
+    }
 }
 
 fn report(what: &str, histogram: &Histogram<u64>) {
@@ -103,7 +164,7 @@ fn subscribe(brokers: &str, topic: &str) -> BaseConsumer {
 fn publish(brokers: &str, topic: &str, rate: u64, seconds: u64, sent: &[Sent; 2]) -> u64 {
     let producer: ThreadedProducer<DefaultProducerContext> = ClientConfig::new()
         .set("bootstrap.servers", brokers)
-        .set("linger.ms", "5")
+        .set("linger.ms", "0")
         .create()
         .expect("producer settings are valid");
     let started = Instant::now();

@@ -4,7 +4,10 @@
 #     read once by a drain-only librdkafka consumer and once by `vigil run`;
 #     prints both rates (first message to last) and their ratio;
 #  2. latency: events published at a steady rate while `vigil run`
-#     consumes them; prints produce-to-incident p50/p99/p99.9.
+#     consumes them; prints produce-to-incident p50/p99/p99.9, once with the
+#     incidents read back from their topic (two trips through the broker)
+#     and once as vigil writes them (one trip), beside the broker's own
+#     produce-to-consume latency.
 # Starts its own broker (installing tansu if missing) and stops it after.
 #
 #   scripts/bench-kafka.sh [USERS] [DAYS] [RATE]
@@ -74,3 +77,18 @@ done
 target/release/examples/kafka_latency "$brokers" latency-events latency-incidents "$rate" 20
 kill -TERM "$vigil_pid"
 wait "$vigil_pid"
+
+# The same without the incidents topic's trip back through the broker:
+# vigil writes incidents to a FIFO the latency client reads.
+echo "latency at $rate events/s, incidents as vigil writes them:"
+scripts/kafka-broker.sh topic "$broker_dir" written-events 3
+sed -e 's/latency-events/written-events/; s/latency-vigil/written-vigil/' \
+  "$work/latency.toml" > "$work/written.toml"
+mkfifo "$work/incidents.fifo"
+"$vigil" run --config "$work/written.toml" --incidents "$work/incidents.fifo" \
+  --idle-exit-secs 30 2> "$work/written.log" &
+vigil_pid=$!
+target/release/examples/kafka_latency "$brokers" written-events - "$rate" 20 \
+  < "$work/incidents.fifo"
+kill -TERM "$vigil_pid"
+wait "$vigil_pid" || true

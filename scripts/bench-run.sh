@@ -41,3 +41,10 @@ echo "memory on 100,000 users:"
 "$vigil" gen --users 100000 --days 1 --seed 2 > "$work/users.jsonl" 2>/dev/null
 "$vigil" run --shards 2 --input "$work/users.jsonl" --incidents /dev/null 2>&1 \
   | grep -E '^records|^elapsed|^peak'
+
+echo "state snapshot of 100,000 users (written when the run ends):"
+printf '[state]\ndir = "%s"\n' "$work/state" > "$work/state.toml"
+"$vigil" run --shards 2 --config "$work/state.toml" --input "$work/users.jsonl" --incidents /dev/null 2>&1 \
+  | grep -E 'State snapshot written' | sed 's/.*State snapshot written//'
+TIMEFORMAT="resuming from it (load, empty input, write again): %R s"
+time "$vigil" run --shards 2 --config "$work/state.toml" --input /dev/null --incidents /dev/null 2> /dev/null

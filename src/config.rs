@@ -101,13 +101,35 @@ pub struct AuditConfig {
     pub path: String,
 }
 
-/// `[state]`: a folder for what must survive a restart (the action queue,
-/// the blocklist, silences); empty keeps it in memory only.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+/// `[state]`: a folder for what must survive a restart (profile snapshots,
+/// the action queue, the blocklist, silences); empty keeps it in memory
+/// only.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StateConfig {
     /// The folder; created when missing.
     pub dir: String,
+    /// Seconds between two snapshots of the profiles while a run goes on
+    /// (one is always taken when it ends); 0 takes them at the end only.
+    pub snapshot_interval_secs: u64,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            snapshot_interval_secs: 60,
+        }
+    }
+}
+
+impl StateConfig {
+    /// Time between two snapshots, if they are taken while a run goes on.
+    #[must_use]
+    pub fn snapshot_every(&self) -> Option<std::time::Duration> {
+        (self.snapshot_interval_secs > 0)
+            .then(|| std::time::Duration::from_secs(self.snapshot_interval_secs))
+    }
 }
 
 /// `[http]`: where `/metrics`, `/healthz` and `/readyz` are served.

@@ -25,5 +25,6 @@ pub mod rules;
 pub mod secret;
 pub mod signal;
 pub mod stable_hash;
+pub mod state;
 pub mod synth;
 pub mod time;

@@ -77,7 +77,7 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 }
 
 /// Calendar position of an instant in some local time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LocalTime {
     /// Days since 1970-01-01 in local time.
     pub day: i32,

@@ -5,7 +5,7 @@
 //! redelivered events counted once.
 #![cfg(feature = "kafka")]
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -99,12 +99,23 @@ impl Topics {
 
     /// A `vigil.toml` reading these topics.
     fn config(&self, brokers: &str, dir: &Path) -> PathBuf {
-        let path = dir.join("vigil.toml");
+        self.config_for(brokers, dir, &self.group, "")
+    }
+
+    /// A configuration in its own folder of `dir`, for consumer group
+    /// `group`, with `extra` appended (other sections). A member killed
+    /// without leaving the group keeps its partitions until its session
+    /// times out, so the session is short for the restart tests.
+    fn config_for(&self, brokers: &str, dir: &Path, group: &str, extra: &str) -> PathBuf {
+        let folder = dir.join(group);
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("vigil.toml");
         let text = format!(
-            "[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"{}\"]\ngroup_id = \"{}\"\n\
+            "{extra}\n[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"{}\"]\ngroup_id = \"{group}\"\n\
              dead_letter_topic = \"{}\"\nincidents_topic = \"{}\"\ncommit_interval_ms = 200\n\
-             [kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n",
-            self.events, self.group, self.dead_letters, self.incidents
+             [kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\
+             \"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n",
+            self.events, self.dead_letters, self.incidents
         );
         std::fs::write(&path, text).unwrap();
         path
@@ -478,4 +489,297 @@ fn redelivered_events_are_counted_once() {
     assert_eq!(summary_count(&run, "records"), 2 * total);
     assert_eq!(summary_count(&run, "events"), total);
     assert_eq!(summary_count(&run, "duplicates"), total);
+}
+
+/// A run of `config` writing its incidents to `incidents`, with the state
+/// folder the configuration names.
+fn stateful_run(config: &Path, incidents: &Path, idle_exit_secs: u32) -> Command {
+    let mut command = vigil();
+    command
+        .args(["run", "--shards", "2", "--idle-exit-secs"])
+        .arg(idle_exit_secs.to_string())
+        .arg("--config")
+        .arg(config)
+        .arg("--incidents")
+        .arg(incidents);
+    command
+}
+
+/// `vigil state show` of a state folder: one JSON line per user.
+fn profiles_in(state: &Path) -> String {
+    let output = vigil()
+        .args(["state", "show", "--dir"])
+        .arg(state)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Every user's usage totals, addresses and keys are the same in both
+/// state folders; names the first users that differ.
+fn assert_same_profiles(resumed: &Path, uninterrupted: &Path) {
+    let (resumed, uninterrupted) = (profiles_in(resumed), profiles_in(uninterrupted));
+    let (resumed, uninterrupted) = (
+        lines_of(resumed.as_bytes()),
+        lines_of(uninterrupted.as_bytes()),
+    );
+    assert!(!uninterrupted.is_empty());
+    let differing: Vec<&String> = resumed
+        .symmetric_difference(&uninterrupted)
+        .take(4)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "{} users after the restart, {} in one run; differing: {differing:#?}",
+        resumed.len(),
+        uninterrupted.len()
+    );
+}
+
+/// The last revision of every incident in the files, as JSON lines. A
+/// process killed mid-write may leave its last line unfinished; that line
+/// (without its newline) is left out, the restarted run writes it again.
+fn final_revisions(files: &[&Path]) -> BTreeSet<String> {
+    let mut last: BTreeMap<String, (u64, String)> = BTreeMap::new();
+    for file in files {
+        let text = std::fs::read(file).unwrap();
+        let complete = match text.iter().rposition(|b| *b == b'\n') {
+            Some(end) => &text[..=end],
+            None => &[][..],
+        };
+        for line in lines_of(complete) {
+            let incident: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let id = incident["incident_id"].as_str().unwrap().to_owned();
+            let revision = incident["revision"].as_u64().unwrap();
+            if last.get(&id).is_none_or(|(seen, _)| revision > *seen) {
+                last.insert(id, (revision, line));
+            }
+        }
+    }
+    last.into_values().map(|(_, line)| line).collect()
+}
+
+#[test]
+fn with_snapshots_a_run_stopped_by_sigterm_ends_like_an_uninterrupted_run() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let events = generated_file(dir.path(), 150, 10);
+    let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
+    let topics = Topics::create(&brokers, "snapshots", 3);
+    produce(&brokers, &topics.events, &events);
+    let state_of = |name: &str| dir.path().join(name).join("state");
+    let section = |name: &str| format!("[state]\ndir = \"{}\"\n", state_of(name).display());
+
+    let whole = unique("whole");
+    let config = topics.config_for(&brokers, dir.path(), &whole, &section(&whole));
+    let reference = dir.path().join("reference.jsonl");
+    let output = stateful_run(&config, &reference, 10).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        summary_count(&output, "records"),
+        total,
+        "the uninterrupted run read everything"
+    );
+
+    let halves = unique("halves");
+    let config = topics.config_for(&brokers, dir.path(), &halves, &section(&halves));
+    let (first_out, second_out) = (
+        dir.path().join("first.jsonl"),
+        dir.path().join("second.jsonl"),
+    );
+    let port = free_port();
+    let first = stateful_run(&config, &first_out, 60)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while events_processed(port) == 0 && started.elapsed() < Duration::from_mins(1) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stop_with_sigterm(&first);
+    let first = first.wait_with_output().unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let second = stateful_run(&config, &second_out, 10).output().unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+
+    let (before, after) = (
+        summary_count(&first, "events"),
+        summary_count(&second, "events"),
+    );
+    assert!(
+        before > 0 && before < total,
+        "stopped mid-stream: {before} of {total}"
+    );
+    assert_eq!(before + after, total, "every event processed exactly once");
+    assert_same_profiles(&state_of(&halves), &state_of(&whole));
+    let expected = final_revisions(&[&reference]);
+    assert!(!expected.is_empty(), "the attacks must produce incidents");
+    let resumed = final_revisions(&[&first_out, &second_out]);
+    let (whole_users, whole_groups) = split_by_scope(&expected);
+    let (resumed_users, resumed_groups) = split_by_scope(&resumed);
+    assert_same(&whole_users, &resumed_users);
+    assert_eq!(whole_groups, resumed_groups);
+}
+
+/// The idempotency keys of the actions a state folder's journal planned,
+/// and of those it finished, each with how often.
+fn journaled_actions(state: &Path) -> (BTreeMap<String, u32>, BTreeMap<String, u32>) {
+    let (mut planned, mut finished) = (BTreeMap::new(), BTreeMap::new());
+    let journal = std::fs::read_to_string(state.join("actions.jsonl")).unwrap_or_default();
+    for line in journal.lines().filter(|l| l.ends_with('}')) {
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        for (kind, counts) in [("planned", &mut planned), ("finished", &mut finished)] {
+            if let Some(key) = record[kind]["key"].as_str() {
+                *counts.entry(key.to_owned()).or_insert(0) += 1;
+            }
+        }
+    }
+    (planned, finished)
+}
+
+#[test]
+fn after_sigkill_a_restart_from_the_last_snapshot_loses_nothing_and_repeats_nothing() {
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let events = generated_file(dir.path(), 150, 10);
+    let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
+    let topics = Topics::create(&brokers, "crash", 3);
+    produce(&brokers, &topics.events, &events);
+    let state_of = |name: &str| dir.path().join(name).join("state");
+    let section = |name: &str| {
+        format!(
+            "[state]\ndir = \"{}\"\nsnapshot_interval_secs = 1\n",
+            state_of(name).display()
+        )
+    };
+
+    let whole = unique("whole");
+    let config = topics.config_for(&brokers, dir.path(), &whole, &section(&whole));
+    let reference = dir.path().join("reference.jsonl");
+    let output = stateful_run(&config, &reference, 10).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        summary_count(&output, "records"),
+        total,
+        "the uninterrupted run read everything"
+    );
+
+    let crashed = unique("crashed");
+    let config = topics.config_for(&brokers, dir.path(), &crashed, &section(&crashed));
+    let (first_out, second_out) = (
+        dir.path().join("first.jsonl"),
+        dir.path().join("second.jsonl"),
+    );
+    let port = free_port();
+    let mut first = stateful_run(&config, &first_out, 60)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // A random point past the first snapshot and before the end.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let kill_after = total / 4 + u64::from(nanos) % (total / 2);
+    let snapshot = state_of(&crashed).join("snapshot.bin");
+    let started = Instant::now();
+    while (events_processed(port) < kill_after || !snapshot.exists())
+        && started.elapsed() < Duration::from_mins(2)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert!(snapshot.exists(), "a snapshot was taken before the kill");
+    let second = stateful_run(&config, &second_out, 10).output().unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+
+    assert_same_profiles(&state_of(&crashed), &state_of(&whole));
+    let expected = final_revisions(&[&reference]);
+    let recovered = final_revisions(&[&first_out, &second_out]);
+    let (whole_users, whole_groups) = split_by_scope(&expected);
+    let (recovered_users, recovered_groups) = split_by_scope(&recovered);
+    assert_same(&whole_users, &recovered_users);
+    assert_eq!(whole_groups, recovered_groups);
+    assert_actions_called_once(&state_of(&crashed), &state_of(&whole), &whole_users);
+}
+
+/// The actions a recovered run called for are those of an uninterrupted
+/// run (for per-user incidents), each queued and carried out once.
+fn assert_actions_called_once(
+    recovered: &Path,
+    uninterrupted: &Path,
+    whole_users: &BTreeSet<String>,
+) {
+    let (planned, finished) = journaled_actions(recovered);
+    let (reference_planned, reference_finished) = journaled_actions(uninterrupted);
+    // Incidents of cross-user campaigns may carry another id (see
+    // split_by_scope); the actions of per-user incidents must match.
+    let per_user_ids: BTreeSet<String> = whole_users
+        .iter()
+        .map(|line| {
+            let incident: serde_json::Value = serde_json::from_str(line).unwrap();
+            incident["incident_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    // A restart compacts the journal: a finished action keeps only its
+    // outcome, so what was called for is what was planned or finished.
+    let per_user_actions = |planned: &BTreeMap<String, u32>, finished: &BTreeMap<String, u32>| {
+        planned
+            .keys()
+            .chain(finished.keys())
+            .filter(|key| {
+                key.split('/')
+                    .next()
+                    .is_some_and(|id| per_user_ids.contains(id))
+            })
+            .cloned()
+            .collect::<BTreeSet<String>>()
+    };
+    let expected_actions = per_user_actions(&reference_planned, &reference_finished);
+    assert!(!expected_actions.is_empty());
+    assert_eq!(
+        per_user_actions(&planned, &finished),
+        expected_actions,
+        "the same actions were called for"
+    );
+    assert!(
+        planned.values().all(|n| *n == 1),
+        "an action was queued twice"
+    );
+    assert!(
+        finished.values().all(|n| *n == 1),
+        "an action was carried out twice"
+    );
 }

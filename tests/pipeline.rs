@@ -534,3 +534,127 @@ fn prometheus_scrapes_vigil_and_every_dashboard_and_alert_query_evaluates() {
         assert_eq!(*firing, expected, "{alert}: {firing} series");
     }
 }
+
+/// `vigil` with alert emails going to a scratch folder.
+fn vigil() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+    command.env(
+        "VIGIL_EMAIL_OUTBOX_DIR",
+        std::env::temp_dir().join("vigil-test-outbox"),
+    );
+    command
+}
+
+/// A configuration in `dir` keeping its state in `dir/state`.
+fn stateful_config(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("vigil.toml");
+    let text = format!("[state]\ndir = \"{}\"\n", dir.join("state").display());
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs `vigil run` on `input` with `config`; returns the incident lines.
+fn run_with_state(config: &std::path::Path, input: &[u8]) -> Vec<String> {
+    let dir = config.parent().unwrap();
+    let file = dir.join(format!("input-{}.jsonl", input.len()));
+    std::fs::write(&file, input).unwrap();
+    let output = vigil()
+        .args(["run", "--shards", "2", "--incidents", "-", "--config"])
+        .arg(config)
+        .arg("--input")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn profiles_in(config: &std::path::Path) -> String {
+    let output = vigil()
+        .args(["state", "show", "--config"])
+        .arg(config)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// The last revision of every incident, by id.
+fn final_revisions(lines: &[String]) -> std::collections::BTreeMap<String, String> {
+    let mut last = std::collections::BTreeMap::<String, (u64, String)>::new();
+    for line in lines {
+        let incident: serde_json::Value = serde_json::from_str(line).unwrap();
+        let id = incident["incident_id"].as_str().unwrap().to_owned();
+        let revision = incident["revision"].as_u64().unwrap();
+        if last.get(&id).is_none_or(|(seen, _)| revision > *seen) {
+            last.insert(id, (revision, line.clone()));
+        }
+    }
+    last.into_iter().map(|(id, (_, line))| (id, line)).collect()
+}
+
+#[test]
+fn two_runs_joined_by_a_snapshot_learn_what_one_run_over_both_inputs_learns() {
+    let generated = generated(60, 12, 21);
+    let text = String::from_utf8(generated.events).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let (head, tail) = lines.split_at(lines.len() / 2);
+    let joined = |part: &[&str]| part.iter().flat_map(|l| [*l, "\n"]).collect::<String>();
+    let (whole_dir, split_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (whole, split) = (
+        stateful_config(whole_dir.path()),
+        stateful_config(split_dir.path()),
+    );
+
+    let once = run_with_state(&whole, text.as_bytes());
+    let mut twice = run_with_state(&split, joined(head).as_bytes());
+    let users_after_first = profiles_in(&split).lines().count();
+    twice.extend(run_with_state(&split, joined(tail).as_bytes()));
+
+    let profiles = profiles_in(&whole);
+    assert!(users_after_first > 0 && profiles.lines().count() >= users_after_first);
+    assert_eq!(
+        profiles_in(&split),
+        profiles,
+        "the second run continued the first one's baselines"
+    );
+    assert!(!once.is_empty(), "the attacks must produce incidents");
+    assert_eq!(final_revisions(&twice), final_revisions(&once));
+}
+
+#[test]
+fn a_damaged_snapshot_stops_the_run_with_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = stateful_config(dir.path());
+    run_with_state(&config, generated(20, 8, 1).events.as_slice());
+    let snapshot = dir.path().join("state").join("snapshot.bin");
+    let mut bytes = std::fs::read(&snapshot).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    std::fs::write(&snapshot, bytes).unwrap();
+
+    let output = vigil()
+        .args(["run", "--input", "/dev/null", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("snapshot.bin") && stderr.contains("checksum"),
+        "{stderr}"
+    );
+}

@@ -17,6 +17,7 @@ use super::words::replace_word;
 use super::writer::Shipper;
 use crate::incident::{Incident, IncidentStatus};
 use crate::pipeline::{DeadLetter, StreamSink};
+use crate::state::SourcePosition;
 use crate::time::Timestamp;
 
 /// Revisions gathered before a batch is shipped to the writer.
@@ -226,6 +227,23 @@ impl StreamSink for IncidentArchiver {
         }
         if let Some(inner) = self.inner.as_mut() {
             inner.processed_through(line);
+        }
+    }
+
+    fn positions(&self) -> Vec<SourcePosition> {
+        self.inner.as_ref().map_or_else(Vec::new, |i| i.positions())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self.inner.as_mut() {
+            Some(inner) => inner.flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn commit_positions(&mut self) {
+        if let Some(inner) = self.inner.as_mut() {
+            inner.commit_positions();
         }
     }
 

@@ -123,6 +123,7 @@ impl Archive {
     pub fn recorder(&self) -> ArchiveRecorder {
         ArchiveRecorder {
             sender: self.sender.clone(),
+            pseudonymizer: self.pseudonymizer.clone(),
         }
     }
 
@@ -164,6 +165,7 @@ impl Drop for Archive {
 #[derive(Clone)]
 pub struct ArchiveRecorder {
     sender: Sender<Message>,
+    pseudonymizer: Option<Pseudonymizer>,
 }
 
 impl ArchiveRecorder {
@@ -172,8 +174,16 @@ impl ArchiveRecorder {
         let _ = self.sender.send(Message::Action(row));
     }
 
-    /// Archives one audit record.
-    pub fn audit(&self, row: AuditRow) {
+    /// Archives one audit record. With pseudonyms on, the user ids its
+    /// data names are replaced by their pseudonyms (so the archived copy no
+    /// longer matches the record's hash; the audit log itself keeps the
+    /// chain).
+    pub fn audit(&self, mut row: AuditRow) {
+        if let Some(pseudonymizer) = &self.pseudonymizer
+            && let Some(hidden) = pseudonymizer.hide_users_in_json(&row.data)
+        {
+            row.data = hidden;
+        }
         let _ = self.sender.send(Message::Audit(row));
     }
 }

@@ -6,6 +6,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::ArchiveError;
+use super::words::replace_word;
 use crate::secret::read_secret;
 
 /// The environment variable holding the key (or, with `_FILE`, naming a
@@ -57,6 +58,46 @@ impl Pseudonymizer {
         let digest = mac.finalize().into_bytes();
         format!("psn_{}", hex::encode(&digest[..KEPT_BYTES]))
     }
+
+    /// `json` with every user id it names (the value of any `user_id`
+    /// field, at any depth) replaced by its pseudonym wherever it occurs
+    /// as a whole word; `None` when it names none (or is not JSON).
+    #[must_use]
+    pub fn hide_users_in_json(&self, json: &str) -> Option<String> {
+        let value: serde_json::Value = serde_json::from_str(json).ok()?;
+        let mut users = Vec::new();
+        user_ids_in(&value, &mut users);
+        users.sort_unstable();
+        users.dedup();
+        let mut text: Option<String> = None;
+        for user in users {
+            let current = text.as_deref().unwrap_or(json);
+            if let Some(replaced) = replace_word(current, user, &self.pseudonym(user)) {
+                text = Some(replaced);
+            }
+        }
+        text
+    }
+}
+
+/// Collects the values of `user_id` fields anywhere in `value`.
+fn user_ids_in<'v>(value: &'v serde_json::Value, users: &mut Vec<&'v str>) {
+    match value {
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields {
+                match field {
+                    serde_json::Value::String(id) if name == "user_id" => users.push(id),
+                    other => user_ids_in(other, users),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                user_ids_in(item, users);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -77,5 +118,21 @@ mod tests {
         let a = Pseudonymizer::new(b"key one");
         let b = Pseudonymizer::new(b"key two");
         assert_ne!(a.pseudonym("usr_1"), b.pseudonym("usr_1"));
+    }
+
+    #[test]
+    fn every_user_an_audit_record_names_is_replaced_wherever_it_occurs() {
+        let p = Pseudonymizer::new(b"key");
+        let record = r#"{"incident":{"user_id":"usr_7","signals":[{"user_id":"usr_8"}]},"note":"usr_7 and usr_8; usr_77 stays"}"#;
+
+        let hidden = p.hide_users_in_json(record).unwrap();
+
+        assert!(
+            !hidden.contains("\"usr_7\"") && !hidden.contains("usr_8"),
+            "{hidden}"
+        );
+        assert!(hidden.contains(&p.pseudonym("usr_7")) && hidden.contains(&p.pseudonym("usr_8")));
+        assert!(hidden.contains("usr_77 stays"), "another id is left alone");
+        assert_eq!(p.hide_users_in_json(r#"{"kind":"retention"}"#), None);
     }
 }

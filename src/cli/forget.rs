@@ -1,15 +1,18 @@
 //! `vigil forget --user ID`: erases a user's records from the archive and
-//! records the erasure in the audit log.
+//! their profile from the state snapshot, and records the erasure in the
+//! audit log.
 //!
-//! Profiles live only in memory, so the archive is the only place a
-//! user's data outlives a run; a running vigil forgets a user's profile
-//! when it restarts.
+//! A running vigil still holds the profile in memory and writes it into
+//! its next snapshot; stop it first, or run the command again after it
+//! stops.
 
 use clap::Args;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use vigil::archive::{ErasureReport, Subject, erase, pseudonymizer};
 use vigil::audit::AuditKind;
+use vigil::config::Config;
+use vigil::state::StateStore;
 
 use super::Failure;
 use super::archive::{ArchiveLocation, non_empty_path};
@@ -34,6 +37,28 @@ struct ErasureRecord<'a> {
     #[serde(flatten)]
     report: &'a ErasureReport,
     rows_removed: u64,
+    profile_removed: bool,
+}
+
+/// Removes the user's profile from the snapshot in `[state] dir`, if there
+/// is one; returns whether a profile was removed.
+fn forget_profile(config: &Config, user: &str) -> Result<bool, Failure> {
+    let dir = config.state.dir.trim();
+    if dir.is_empty() {
+        return Ok(false);
+    }
+    let store = StateStore::at(std::path::Path::new(dir));
+    let Some(mut snapshot) = store.load().map_err(Failure::usage)? else {
+        return Ok(false);
+    };
+    if !snapshot.forget_user(user) {
+        println!("profile: none in {}", store.path().display());
+        return Ok(false);
+    }
+    store.save(&snapshot).map_err(Failure::runtime)?;
+    store.discard_previous().map_err(Failure::runtime)?;
+    println!("profile: removed from {}", store.path().display());
+    Ok(true)
 }
 
 /// Erases the user and prints what changed.
@@ -45,6 +70,7 @@ pub fn execute(args: &ForgetArgs) -> Result<(), Failure> {
     let (config, root) = args.location.resolve()?;
     let pseudonyms = pseudonymizer(&config.archive).map_err(Failure::usage)?;
     let pseudonym = pseudonyms.as_ref().map(|p| p.pseudonym(user));
+    let profile_removed = forget_profile(&config, user)?;
     let report = if root.is_dir() {
         erase(&root, &Subject::new(user, pseudonym.clone())).map_err(Failure::runtime)?
     } else {
@@ -62,6 +88,7 @@ pub fn execute(args: &ForgetArgs) -> Result<(), Failure> {
             archive: root.display().to_string(),
             report: &report,
             rows_removed: report.rows_removed(),
+            profile_removed,
         };
         vigil::archive::audit(&path, AuditKind::Erasure, &record).map_err(Failure::runtime)?;
         println!("erasure recorded in {}", path.display());

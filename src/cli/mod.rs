@@ -15,6 +15,7 @@ mod query;
 mod report;
 mod rules;
 mod run;
+mod state;
 
 use std::path::Path;
 
@@ -49,10 +50,12 @@ enum Command {
     /// Write a security report for a period from the archive.
     #[cfg(feature = "archive")]
     Report(report::ReportArgs),
-    /// Erase a user's records from the archive (profiles live only in
-    /// memory, so the archive is all that outlives a run).
+    /// Erase a user's records from the archive and their profile from the
+    /// state snapshot.
     #[cfg(feature = "archive")]
     Forget(forget::ForgetArgs),
+    /// Inspect the state snapshot (profiles).
+    State(state::StateArgs),
     /// Maintain the archive (retention).
     #[cfg(feature = "archive")]
     Archive(archive::ArchiveArgs),
@@ -92,6 +95,7 @@ pub fn dispatch(args: Args) -> Result<(), Failure> {
         Command::Demo(demo) => demo::execute(&demo),
         Command::Rules(rules) => rules::execute(&rules),
         Command::Audit(audit) => audit::execute(&audit),
+        Command::State(state) => state::execute(&state),
         #[cfg(feature = "kafka")]
         Command::Produce(produce) => produce::execute(&produce),
         #[cfg(feature = "archive")]

@@ -1,7 +1,7 @@
 //! `vigil run`: analyze events from Kafka, a file or stdin.
 
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -9,8 +9,9 @@ use clap::Args;
 use vigil::config::Config;
 use vigil::http::{ApiState, HttpState, Tokens, serve};
 use vigil::metrics::Metrics;
-use vigil::pipeline::{CollectorSinks, Pipeline, RunSummary, StreamSink};
+use vigil::pipeline::{Checkpoints, CollectorSinks, Pipeline, RunSummary, StreamSink};
 use vigil::respond::Response;
+use vigil::state::{SourcePosition, StateStore};
 
 use super::Failure;
 use super::archive::RunArchive;
@@ -88,8 +89,21 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     )
     .map_err(Failure::usage)?;
     let observed = start_http(&config, args, rules.as_ref(), metrics, &response)?;
-    let source = open_source(&config, args, observed.as_ref().map(|o| &o.metrics), &stop)?;
+    let checkpoints = open_state(&config, &stop)?;
+    let resumed = checkpoints
+        .as_ref()
+        .map(|c| c.restored.as_ref().map_or(&[][..], |s| &s.positions[..]));
+    let source = open_source(
+        &config,
+        args,
+        observed.as_ref().map(|o| &o.metrics),
+        &stop,
+        resumed,
+    )?;
     let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
+    if let Some(checkpoints) = checkpoints {
+        pipeline = pipeline.with_checkpoints(checkpoints);
+    }
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
     }
@@ -117,6 +131,36 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     archive.finish()?;
     print_summary(args, &summary, rules.as_ref());
     Ok(())
+}
+
+/// The state folder's snapshot store and the snapshot to resume from, when
+/// `[state] dir` is set.
+fn open_state(config: &Config, stop: &Arc<AtomicBool>) -> Result<Option<Checkpoints>, Failure> {
+    let dir = config.state.dir.trim();
+    if dir.is_empty() {
+        return Ok(None);
+    }
+    let store = StateStore::open(Path::new(dir)).map_err(Failure::runtime)?;
+    let restored = store.load().map_err(|e| {
+        Failure::usage(anyhow::anyhow!(
+            "{e}; move it aside to start with empty profiles"
+        ))
+    })?;
+    if let Some(snapshot) = &restored {
+        tracing::info!(
+            users = snapshot.users(),
+            taken_at = %snapshot.taken_at,
+            "Resuming from the state snapshot"
+        );
+    } else {
+        tracing::info!(dir, "No state snapshot yet; starting with empty profiles");
+    }
+    Ok(Some(Checkpoints {
+        store,
+        restored,
+        stop: Arc::clone(stop),
+        every: config.state.snapshot_every(),
+    }))
 }
 
 /// A flag raised by SIGINT or SIGTERM: the source stops reading, queued
@@ -217,14 +261,17 @@ fn start_http(
 }
 
 /// The Kafka consumer group when `[kafka]` names brokers, else `--input`.
+/// `resumed` is set when snapshots are kept: the positions the restored
+/// snapshot covers (none without one).
 fn open_source(
     config: &Config,
     args: &RunArgs,
     metrics: Option<&Metrics>,
     stop: &Arc<AtomicBool>,
+    resumed: Option<&[SourcePosition]>,
 ) -> Result<Source, Failure> {
     if config.kafka.enabled() {
-        return open_kafka(config, args, metrics, stop);
+        return open_kafka(config, args, metrics, stop, resumed);
     }
     let input = open_input(&args.input).map_err(Failure::usage)?;
     Ok(Source {
@@ -245,28 +292,37 @@ fn open_kafka(
     args: &RunArgs,
     metrics: Option<&Metrics>,
     stop: &Arc<AtomicBool>,
+    resumed: Option<&[SourcePosition]>,
 ) -> Result<Source, Failure> {
-    use std::time::Duration;
-
-    use vigil::kafka::{KafkaInput, Ledger, SourceOptions, TopicSink, subscribe};
+    use vigil::kafka::{KafkaInput, Ledger, TopicSink, subscribe};
 
     let stop = Arc::clone(stop);
     let ledger = Ledger::default();
     let consumer = Arc::new(subscribe(&config.kafka, &ledger, metrics).map_err(Failure::usage)?);
-    let sink = TopicSink::new(&config.kafka, Some(Arc::clone(&consumer)), ledger.clone())
+    let mut sink = TopicSink::new(&config.kafka, Some(Arc::clone(&consumer)), ledger.clone())
         .map_err(Failure::usage)?;
-    let options = SourceOptions {
-        idle_exit: args
-            .idle_exit_secs
-            .filter(|secs| secs.is_finite() && *secs > 0.0)
-            .map(Duration::from_secs_f64),
-    };
+    let mut input = KafkaInput::new(consumer, ledger, stop, options_of(args));
+    if let Some(positions) = resumed {
+        sink = sink.committing_at_snapshots(positions);
+        input = input.resuming_from(positions);
+    }
     Ok(Source {
-        input: Box::new(KafkaInput::new(consumer, ledger, stop, options)),
+        input: Box::new(input),
         name: format!("kafka:{}", config.kafka.topics.join(",")),
         kind: "kafka",
         stream: Some(Box::new(sink)),
     })
+}
+
+/// When the Kafka input ends by itself.
+#[cfg(feature = "kafka")]
+fn options_of(args: &RunArgs) -> vigil::kafka::SourceOptions {
+    vigil::kafka::SourceOptions {
+        idle_exit: args
+            .idle_exit_secs
+            .filter(|secs| secs.is_finite() && *secs > 0.0)
+            .map(std::time::Duration::from_secs_f64),
+    }
 }
 
 #[cfg(not(feature = "kafka"))]
@@ -275,6 +331,7 @@ fn open_kafka(
     _args: &RunArgs,
     _metrics: Option<&Metrics>,
     _stop: &Arc<AtomicBool>,
+    _resumed: Option<&[SourcePosition]>,
 ) -> Result<Source, Failure> {
     Err(Failure::usage(anyhow::anyhow!(
         "[kafka] names brokers, but this vigil was built without the `kafka` feature"

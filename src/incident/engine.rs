@@ -63,6 +63,7 @@ impl Default for IncidentConfig {
 }
 
 /// An incident and what the engine needs to extend it.
+#[derive(serde::Serialize, serde::Deserialize)]
 struct OpenIncident {
     incident: Incident,
     hints: Vec<IncidentType>,
@@ -75,6 +76,15 @@ impl OpenIncident {
     fn resolved(&self) -> bool {
         self.incident.status == IncidentStatus::Resolved
     }
+}
+
+/// An incident the engine holds, with the entity key it is filed under, as
+/// saved in a snapshot.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SavedIncident {
+    key: String,
+    #[serde(flatten)]
+    open: OpenIncident,
 }
 
 /// Correlates signals into incidents and keeps their lifecycle.
@@ -167,6 +177,43 @@ impl IncidentEngine {
         resolve(open);
         emit(&mut open.incident);
         true
+    }
+
+    /// The incidents the engine holds, as JSON, for a snapshot. Sorted by
+    /// entity key, so the same state always saves the same way.
+    ///
+    /// # Errors
+    /// Returns a serialization error (none is expected of these types).
+    pub fn save(&self) -> serde_json::Result<String> {
+        let mut keys: Vec<&String> = self.open.keys().collect();
+        keys.sort();
+        let saved: Vec<serde_json::Value> = keys
+            .into_iter()
+            .map(|key| {
+                let mut value = serde_json::to_value(&self.open[key])?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("key".into(), serde_json::Value::String(key.clone()));
+                }
+                Ok(value)
+            })
+            .collect::<serde_json::Result<_>>()?;
+        serde_json::to_string(&saved)
+    }
+
+    /// An engine holding the incidents of a [`IncidentEngine::save`].
+    ///
+    /// # Errors
+    /// Returns the parse error of malformed saved state.
+    pub fn restore(config: IncidentConfig, saved: &str) -> serde_json::Result<Self> {
+        let incidents: Vec<SavedIncident> = serde_json::from_str(saved)?;
+        let mut engine = Self::new(config);
+        for SavedIncident { key, open } in incidents {
+            engine
+                .ids
+                .insert(open.incident.incident_id.clone(), key.clone());
+            engine.open.insert(key, open);
+        }
+        Ok(engine)
     }
 
     /// Incidents the engine holds (open, or resolved and still reopenable).

@@ -1,6 +1,7 @@
 //! Topic sinks: dead letters and incident revisions published to Kafka,
 //! and processed offsets handed back to the consumer for commit.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,7 @@ use super::source::{VigilConsumer, store_offsets};
 use crate::config::KafkaConfig;
 use crate::incident::Incident;
 use crate::pipeline::{DeadLetter, StreamSink};
+use crate::state::SourcePosition;
 use crate::time::Timestamp;
 
 /// How long the final flush waits for outstanding deliveries.
@@ -85,6 +87,11 @@ pub struct TopicSink {
     dead_letter_topic: Option<String>,
     incidents_topic: Option<String>,
     buffer: Vec<u8>,
+    /// The next offset of every partition processed so far (and of those a
+    /// resumed snapshot covered).
+    reached: BTreeMap<(Arc<str>, i32), i64>,
+    /// Whether offsets are committed only once a snapshot covers them.
+    commit_at_snapshots: bool,
 }
 
 impl TopicSink {
@@ -106,7 +113,24 @@ impl TopicSink {
             dead_letter_topic: topic(&config.dead_letter_topic),
             incidents_topic: topic(&config.incidents_topic),
             buffer: Vec::new(),
+            reached: BTreeMap::new(),
+            commit_at_snapshots: false,
         })
+    }
+
+    /// The same sink for a run that keeps state snapshots: offsets are
+    /// committed only once a snapshot covers them, and the positions of the
+    /// snapshot the run resumed from carry over to the next one.
+    #[must_use]
+    pub fn committing_at_snapshots(mut self, resumed: &[SourcePosition]) -> Self {
+        self.commit_at_snapshots = true;
+        for position in resumed {
+            self.reached.insert(
+                (Arc::from(position.topic.as_str()), position.partition),
+                position.next_offset,
+            );
+        }
+        self
     }
 
     /// Deliveries that failed so far.
@@ -168,8 +192,34 @@ impl StreamSink for TopicSink {
 
     fn processed_through(&mut self, line: u64) {
         let next = self.ledger.settle_through(line);
-        if let Some(consumer) = &self.consumer {
+        if let Some(consumer) = &self.consumer
+            && !self.commit_at_snapshots
+        {
             store_offsets(consumer, &next);
+        }
+        self.reached.extend(next);
+    }
+
+    fn positions(&self) -> Vec<SourcePosition> {
+        self.reached
+            .iter()
+            .map(|((topic, partition), next)| SourcePosition {
+                topic: topic.to_string(),
+                partition: *partition,
+                next_offset: *next,
+            })
+            .collect()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.producer
+            .flush(FLUSH_TIMEOUT)
+            .map_err(|e| io::Error::other(format!("flushing output topics: {e}")))
+    }
+
+    fn commit_positions(&mut self) {
+        if let Some(consumer) = &self.consumer {
+            store_offsets(consumer, &self.reached);
         }
     }
 

@@ -21,6 +21,7 @@ use super::ledger::{Ledger, Position};
 use crate::config::KafkaConfig;
 use crate::event::event_time;
 use crate::metrics::Metrics;
+use crate::state::SourcePosition;
 use crate::time::Timestamp;
 
 /// Bytes gathered per read before handing them to the router.
@@ -161,6 +162,14 @@ pub struct KafkaInput {
     topics: Vec<Arc<str>>,
     /// The latest event time read from each partition, and when.
     partition_times: Vec<PartitionTime>,
+    /// Per partition, the offset the state covers up to: earlier messages
+    /// were read by this process or are held by the snapshot it resumed
+    /// from. A message before it is delivered again (after a rebalance that
+    /// gave the partition back, or because committed offsets lag behind the
+    /// snapshot) and is skipped, since the state already holds it.
+    covered: Vec<SourcePosition>,
+    /// Messages skipped because the state already held them.
+    skipped: u64,
 }
 
 impl KafkaInput {
@@ -185,6 +194,42 @@ impl KafkaInput {
             ended: false,
             topics: Vec::new(),
             partition_times: Vec::new(),
+            covered: Vec::new(),
+            skipped: 0,
+        }
+    }
+
+    /// The same input resuming from a snapshot: messages before the
+    /// snapshot's positions are skipped.
+    #[must_use]
+    pub fn resuming_from(mut self, positions: &[SourcePosition]) -> Self {
+        self.covered = positions.to_vec();
+        self
+    }
+
+    /// Whether the state already holds `message`.
+    fn is_covered(&self, message: &impl Message) -> bool {
+        self.covered.iter().any(|p| {
+            p.partition == message.partition()
+                && p.topic == message.topic()
+                && message.offset() < p.next_offset
+        })
+    }
+
+    /// Notes that the state will hold everything up to `position`.
+    fn cover(&mut self, position: &Position) {
+        let next = position.offset + 1;
+        let found = self
+            .covered
+            .iter_mut()
+            .find(|p| p.partition == position.partition && *p.topic == *position.topic);
+        match found {
+            Some(covered) => covered.next_offset = covered.next_offset.max(next),
+            None => self.covered.push(SourcePosition {
+                topic: position.topic.to_string(),
+                partition: position.partition,
+                next_offset: next,
+            }),
         }
     }
 
@@ -203,6 +248,10 @@ impl KafkaInput {
                 return;
             }
             match consumer.poll(wait) {
+                Some(Ok(message)) if self.is_covered(&message) => {
+                    self.skipped += 1;
+                    self.last_message = Instant::now();
+                }
                 Some(Ok(message)) => {
                     if wait > Duration::ZERO {
                         // The first message of a read: the assignment is
@@ -210,6 +259,7 @@ impl KafkaInput {
                         self.note_assignment(&consumer);
                     }
                     let position = self.position_of(&message);
+                    self.cover(&position);
                     self.append(message.payload().unwrap_or_default(), position);
                     wait = Duration::ZERO;
                 }
@@ -235,7 +285,12 @@ impl KafkaInput {
         let active_secs = self
             .first_message
             .map_or(0.0, |first| (self.last_message - first).as_secs_f64());
-        tracing::info!(messages = self.lines, active_secs, "Kafka input ended");
+        tracing::info!(
+            messages = self.lines,
+            skipped = self.skipped,
+            active_secs,
+            "Kafka input ended"
+        );
     }
 
     /// Notes the event time `payload` reached on its partition; returns the

@@ -11,6 +11,9 @@ pub struct RecordBatch {
     pub through_line: u64,
     /// When the router sent the batch, for the pipeline latency.
     pub sent_at: Option<std::time::Instant>,
+    /// Asks the shard to hand its state to the collector once the batch is
+    /// processed: the router has paused for a snapshot.
+    pub snapshot: bool,
 }
 
 /// Records per batch before it is sent.
@@ -51,5 +54,6 @@ impl RecordBatch {
         self.records.clear();
         self.through_line = 0;
         self.sent_at = None;
+        self.snapshot = false;
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crossbeam_channel::Receiver;
 
+use super::checkpoint::Checkpointer;
 use super::dead_letter::DeadLetter;
 use super::global::GlobalStage;
 use super::shard::ShardOutput;
@@ -16,6 +17,7 @@ use crate::incident::{Incident, IncidentConfig, IncidentEngine};
 use crate::metrics::Recorder;
 use crate::respond::{ActionSummary, Command, Response};
 use crate::signal::Signal;
+use crate::state::{CollectorState, SourcePosition};
 use crate::time::{SECOND_MS, Timestamp};
 
 /// Event time the watermark must advance between two sweeps of quiet
@@ -60,6 +62,25 @@ pub trait StreamSink: Send {
     /// handed to the sinks.
     fn processed_through(&mut self, line: u64);
 
+    /// Where the source stands once every processed line is accounted
+    /// for: the next offset of each partition, saved with a snapshot.
+    fn positions(&self) -> Vec<SourcePosition> {
+        Vec::new()
+    }
+
+    /// The snapshot covering [`StreamSink::positions`] is on disk: the
+    /// source may now commit them.
+    fn commit_positions(&mut self) {}
+
+    /// Waits until everything handed over so far is delivered; called
+    /// before a snapshot, which must not cover outputs still in flight.
+    ///
+    /// # Errors
+    /// Returns a delivery error.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// The run is over: flush what is buffered.
     ///
     /// # Errors
@@ -103,20 +124,24 @@ pub struct CollectorStats {
 }
 
 /// Folds and writes shard outputs until every shard has hung up. With
-/// rules, it also runs the global rule stage on what shards forward.
+/// rules, it also runs the global rule stage on what shards forward. With
+/// a checkpointer, it starts from the restored state and writes a snapshot
+/// at the end.
 ///
 /// # Errors
-/// Returns the first write error of a sink.
-pub fn collect(
+/// Returns the first write error of a sink, or of the snapshot.
+pub(super) fn collect(
     outputs: &Receiver<ShardOutput>,
     shards: usize,
     config: IncidentConfig,
     lateness_secs: u32,
     global: Option<GlobalStage>,
     sinks: CollectorSinks,
+    checkpoint: Option<(Checkpointer, Option<CollectorState>)>,
 ) -> io::Result<CollectorStats> {
+    let (checkpoint, restored) = checkpoint.map_or((None, None), |(c, r)| (Some(c), r));
     let mut collector = Collector {
-        engine: IncidentEngine::new(config),
+        engine: IncidentEngine::new(config.clone()),
         stats: CollectorStats::default(),
         progress: Progress::new(shards),
         window: LatencyWindow::new(),
@@ -124,7 +149,11 @@ pub fn collect(
         global,
         global_signals: Vec::new(),
         sinks,
+        checkpoint,
     };
+    if let Some(state) = restored {
+        collector.restore(config, state)?;
+    }
     let commands = collector
         .sinks
         .response
@@ -156,11 +185,43 @@ struct Collector {
     global: Option<GlobalStage>,
     global_signals: Vec<Signal>,
     sinks: CollectorSinks,
+    checkpoint: Option<Checkpointer>,
 }
 
 impl Collector {
+    /// Takes over the incidents, held events and event-time progress of a
+    /// snapshot.
+    fn restore(&mut self, config: IncidentConfig, state: CollectorState) -> io::Result<()> {
+        self.engine = IncidentEngine::restore(config, &state.incidents).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the snapshot's incidents cannot be read: {e}"),
+            )
+        })?;
+        if let (Some(global), Some(saved)) = (self.global.as_mut(), state.global) {
+            global.restore(saved);
+        }
+        self.watermark.restore(&state.latest, state.swept);
+        Ok(())
+    }
+
+    /// The collector's state, for a snapshot.
+    fn save(&self) -> io::Result<CollectorState> {
+        Ok(CollectorState {
+            incidents: self.engine.save().map_err(io::Error::other)?,
+            global: self.global.as_ref().map(GlobalStage::save),
+            latest: self.watermark.latest.clone(),
+            swept: self.watermark.swept,
+        })
+    }
+
     /// Folds one shard output in and writes what it caused.
     fn take(&mut self, mut output: ShardOutput) -> io::Result<()> {
+        if let (Some(state), Some(checkpoint)) = (output.state.take(), self.checkpoint.as_mut()) {
+            checkpoint.take_part(output.shard, *state, output.ended);
+        }
+        let revisions_before = self.stats.revisions;
+        let rejected = !output.rejects.is_empty();
         let sinks = &mut self.sinks;
         if let Some(metrics) = sinks.metrics.as_mut() {
             metrics.shard_report(&output);
@@ -209,6 +270,59 @@ impl Collector {
             record_latency(&mut self.stats, latency, sinks);
             self.window.record(latency);
         }
+        if self
+            .checkpoint
+            .as_ref()
+            .is_some_and(Checkpointer::periodic_due)
+        {
+            self.write_periodic_snapshot()?;
+        } else if rejected || self.stats.revisions != revisions_before {
+            // Whoever tails the output files sees a batch's findings as soon
+            // as it is folded in, not when a buffer happens to fill.
+            self.flush_files()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a snapshot while the router waits: every shard has handed in
+    /// its state up to the same input line, and everything before it has
+    /// been folded in. Outputs are flushed first, so nothing the snapshot
+    /// covers can be lost with the process.
+    fn write_periodic_snapshot(&mut self) -> io::Result<()> {
+        self.flush_outputs()?;
+        let state = self.save()?;
+        let positions = self
+            .sinks
+            .stream
+            .as_ref()
+            .map_or_else(Vec::new, |s| s.positions());
+        if let Some(checkpoint) = self.checkpoint.as_mut() {
+            checkpoint.write_periodic(state, positions)?;
+        }
+        if let Some(stream) = self.sinks.stream.as_mut() {
+            stream.commit_positions();
+        }
+        Ok(())
+    }
+
+    /// Flushes the output files and waits until the stream sinks have
+    /// delivered what they were handed.
+    fn flush_outputs(&mut self) -> io::Result<()> {
+        self.flush_files()?;
+        match self.sinks.stream.as_mut() {
+            Some(stream) => stream.flush(),
+            None => Ok(()),
+        }
+    }
+
+    fn flush_files(&mut self) -> io::Result<()> {
+        let sinks = &mut self.sinks;
+        for sink in [&mut sinks.incidents, &mut sinks.dead_letter]
+            .into_iter()
+            .flatten()
+        {
+            sink.flush()?;
+        }
         Ok(())
     }
 
@@ -233,17 +347,27 @@ impl Collector {
         }
     }
 
-    /// Runs the global stage to its end, flushes the sinks and waits for
-    /// queued actions.
+    /// Runs the global stage to its end, flushes the sinks, writes the
+    /// snapshot and waits for queued actions. A run asked to stop while
+    /// keeping snapshots leaves open incidents and events waiting for the
+    /// watermark as they are: the next run carries on with them.
     fn finish(mut self) -> io::Result<CollectorStats> {
+        let interrupted = self
+            .checkpoint
+            .as_ref()
+            .is_some_and(Checkpointer::interrupted);
         let sinks = &mut self.sinks;
         if let Some(global) = self.global.as_mut() {
-            global.finish(&mut self.global_signals);
+            if interrupted {
+                global.accept(&mut Vec::new(), u64::MAX, None, &mut self.global_signals);
+            } else {
+                global.finish(&mut self.global_signals);
+            }
         }
         for signal in self.global_signals.drain(..) {
             record_signal(&mut self.stats, &mut self.engine, &signal, sinks)?;
         }
-        if let Some(end) = self.watermark.at_end() {
+        if let Some(end) = self.watermark.at_end().filter(|_| !interrupted) {
             let mut result = Ok(());
             self.engine.sweep(end, &mut |incident| {
                 if result.is_ok() {
@@ -258,10 +382,27 @@ impl Collector {
         {
             sink.flush()?;
         }
-        if let Some(stream) = sinks.stream.as_mut() {
-            if let Some(line) = self.progress.all_done() {
-                stream.processed_through(line);
+        if let Some(stream) = sinks.stream.as_mut()
+            && let Some(line) = self.progress.all_done()
+        {
+            stream.processed_through(line);
+        }
+        if let Some(checkpoint) = self.checkpoint.take() {
+            if let Some(stream) = self.sinks.stream.as_mut() {
+                stream.flush()?;
             }
+            let positions = self
+                .sinks
+                .stream
+                .as_ref()
+                .map_or_else(Vec::new, |s| s.positions());
+            checkpoint.write_final(self.save()?, positions)?;
+            if let Some(stream) = self.sinks.stream.as_mut() {
+                stream.commit_positions();
+            }
+        }
+        let sinks = &mut self.sinks;
+        if let Some(stream) = sinks.stream.as_mut() {
             stream.finish()?;
         }
         if let Some(response) = sinks.response.take() {
@@ -311,6 +452,15 @@ impl Watermark {
     fn at_end(&self) -> Option<Timestamp> {
         let newest = self.latest.iter().flatten().max()?;
         Some(newest.plus_ms(-self.margin_ms))
+    }
+
+    /// Takes over the progress of a snapshot; per-shard times only when
+    /// the shard count is the same.
+    fn restore(&mut self, latest: &[Option<Timestamp>], swept: Option<Timestamp>) {
+        if latest.len() == self.latest.len() {
+            self.latest.copy_from_slice(latest);
+        }
+        self.swept = swept;
     }
 
     fn advance(

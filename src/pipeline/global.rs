@@ -19,7 +19,7 @@ use std::collections::BinaryHeap;
 
 use super::shard::Forwarded;
 use crate::event::{DecodeLimits, decode, event_time};
-use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
+use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind, StageState};
 use crate::signal::Signal;
 use crate::time::Timestamp;
 
@@ -78,6 +78,17 @@ impl Ord for Timed {
     }
 }
 
+/// What the global stage holds between outputs, as saved in a snapshot:
+/// its correlation windows and the forwarded events still waiting for
+/// their turn.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct GlobalState {
+    /// Windows of the global correlations.
+    pub rules: StageState,
+    /// Events held back, in event-time order.
+    pub held: Vec<Forwarded>,
+}
+
 /// The correlations not grouped by user, fed in input order.
 pub struct GlobalStage {
     stage: RuleStage,
@@ -128,6 +139,38 @@ impl GlobalStage {
     /// Runs everything still waiting; for the end of the input.
     pub fn finish(&mut self, signals: &mut Vec<Signal>) {
         self.run_through(u64::MAX, Some(Timestamp(i64::MAX)), signals);
+    }
+
+    /// A copy of the stage's state, for a snapshot.
+    #[must_use]
+    pub fn save(&self) -> GlobalState {
+        let mut held: Vec<Timed> = self
+            .waiting
+            .iter()
+            .map(|Reverse(Waiting(f))| f)
+            .chain(self.timed.iter().flatten().map(|Reverse(t)| &t.forwarded))
+            .map(|forwarded| Timed {
+                at: event_time(&forwarded.record).unwrap_or(Timestamp(i64::MIN)),
+                forwarded: forwarded.clone(),
+            })
+            .collect();
+        held.sort();
+        GlobalState {
+            rules: self.stage.save(),
+            held: held.into_iter().map(|t| t.forwarded).collect(),
+        }
+    }
+
+    /// Takes over a saved state. Held events come from an earlier run, so
+    /// their input lines are behind every line of this one: they pass the
+    /// line gate at once and wait only for the watermark.
+    pub fn restore(&mut self, saved: GlobalState) {
+        self.stage.restore(saved.rules);
+        self.waiting
+            .extend(saved.held.into_iter().map(|mut forwarded| {
+                forwarded.line = 0;
+                Reverse(Waiting(forwarded))
+            }));
     }
 
     /// Events held back for shards or partitions that have not caught up.

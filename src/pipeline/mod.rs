@@ -7,6 +7,7 @@
 //! slow stage slows the reader instead of growing memory.
 
 mod batch;
+mod checkpoint;
 mod collector;
 mod dead_letter;
 mod global;
@@ -24,12 +25,15 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use crate::config::{Config, ConfigError};
 use crate::detect::DetectorSet;
 use crate::rules::RuleFeed;
+use crate::state::{CollectorState, ShardState};
+use checkpoint::Checkpointer;
 
 pub use batch::RecordBatch;
+pub use checkpoint::Checkpoints;
 pub use collector::{CollectorSinks, CollectorStats, Latency, StreamSink};
 pub use dead_letter::DeadLetter;
-pub use global::GlobalStage;
-pub use reader::ReadStats;
+pub use global::{GlobalStage, GlobalState};
+pub use reader::{ReadStats, SnapshotPace};
 pub use shard::{EventTap, Forwarded, Shard, ShardOutput, ShardSettings, ShardStats, TapFactory};
 pub use summary::RunSummary;
 
@@ -44,6 +48,7 @@ pub struct Pipeline {
     settings: ShardSettings,
     config: Config,
     shards: usize,
+    checkpoints: std::sync::Mutex<Option<Checkpoints>>,
 }
 
 impl Pipeline {
@@ -64,12 +69,24 @@ impl Pipeline {
             lateness_secs: config.profile.lateness_secs,
             rules: None,
             taps: None,
+            snapshot: false,
         };
         Ok(Self {
             settings,
             config,
             shards: shards.max(1),
+            checkpoints: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The same pipeline resuming from `checkpoints.restored` (when there
+    /// is one) and writing a snapshot to `checkpoints.store` when its run
+    /// ends.
+    #[must_use]
+    pub fn with_checkpoints(mut self, checkpoints: Checkpoints) -> Self {
+        self.settings.snapshot = true;
+        self.checkpoints = std::sync::Mutex::new(Some(checkpoints));
+        self
     }
 
     /// The same pipeline running the rules of `feed` beside the detectors.
@@ -93,6 +110,8 @@ impl Pipeline {
     }
 
     /// Runs `input` to its end. `progress` counts bytes read, for displays.
+    /// With checkpoints, the first run resumes from the restored snapshot
+    /// and every run writes one at its end.
     ///
     /// # Errors
     /// Returns a read error of the input or a write error of a sink.
@@ -111,16 +130,26 @@ impl Pipeline {
             .unzip();
         let (recycle_tx, recycle_rx) = bounded::<RecordBatch>(self.shards * QUEUE_BATCHES * 2);
         let (output_tx, output_rx) = bounded::<ShardOutput>(self.shards * QUEUE_BATCHES * 4);
+        let Resumption {
+            mut shard_states,
+            checkpoint,
+            pace,
+        } = self.take_checkpoints(&sinks.source);
 
         std::thread::scope(|scope| {
-            let router = scope.spawn(move || route(input, &batch_senders, &recycle_rx, progress));
+            let router = scope.spawn(move || {
+                reader::route_lines(input, &batch_senders, &recycle_rx, progress, pace.as_ref())
+            });
             let workers: Vec<_> = batch_receivers
                 .into_iter()
                 .enumerate()
                 .map(|(index, batches)| {
                     let (settings, outputs, recycle) =
                         (self.settings.clone(), output_tx.clone(), recycle_tx.clone());
-                    let shard = Shard::new(settings);
+                    let mut shard = Shard::new(settings);
+                    if let Some(state) = shard_states.get_mut(index) {
+                        shard.restore(std::mem::take(state));
+                    }
                     scope.spawn(move || work(index, shard, &batches, &outputs, &recycle))
                 })
                 .collect();
@@ -141,6 +170,7 @@ impl Pipeline {
                 self.config.profile.lateness_secs,
                 global,
                 sinks,
+                checkpoint,
             );
             drop(output_rx);
             let shards: Vec<Shard> = workers
@@ -158,13 +188,54 @@ impl Pipeline {
     }
 }
 
-fn route(
-    input: impl BufRead,
-    senders: &[Sender<RecordBatch>],
-    recycled: &Receiver<RecordBatch>,
-    progress: &AtomicU64,
-) -> io::Result<ReadStats> {
-    reader::route_lines(input, senders, recycled, progress)
+/// What a run starts from and how it keeps snapshots.
+#[derive(Default)]
+struct Resumption {
+    /// Each shard's restored state (empty without a snapshot).
+    shard_states: Vec<ShardState>,
+    /// The collector's checkpointer and restored state.
+    checkpoint: Option<(Checkpointer, Option<CollectorState>)>,
+    /// When the router pauses for periodic snapshots.
+    pace: Option<SnapshotPace>,
+}
+
+impl Pipeline {
+    /// The restored states and the snapshot machinery, taken from the
+    /// checkpoints (once: a second run starts afresh).
+    fn take_checkpoints(&self, source: &str) -> Resumption {
+        let taken = self
+            .checkpoints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        let Some(Checkpoints {
+            store,
+            restored,
+            stop,
+            every,
+        }) = taken
+        else {
+            return Resumption::default();
+        };
+        let (signal, pace) = match every {
+            Some(every) => {
+                let (signal, written) = bounded(1);
+                (Some(signal), Some(SnapshotPace { every, written }))
+            }
+            None => (None, None),
+        };
+        let checkpointer =
+            Checkpointer::new(store, stop, self.shards, signal).naming_source(source);
+        let (shard_states, collector) = match restored {
+            Some(mut snapshot) => (snapshot.shard_states(self.shards), Some(snapshot.collector)),
+            None => (Vec::new(), None),
+        };
+        Resumption {
+            shard_states,
+            checkpoint: Some((checkpointer, collector)),
+            pace,
+        }
+    }
 }
 
 /// A shard thread: processes batches until the router hangs up. After each
@@ -188,6 +259,9 @@ fn work(
             shard.process(record, line, &mut output);
         }
         shard.batch_done();
+        if batch.snapshot {
+            output.state = Some(Box::new(shard.save()));
+        }
         output.users = shard.users() as u64;
         if done.is_multiple_of(COLD_START_EVERY_BATCHES) {
             output.cold_start_users = Some(shard.cold_start_users());
@@ -199,5 +273,15 @@ fn work(
         let _ = recycle.try_send(batch);
     }
     shard.finish_tap();
+    if shard.settings().snapshot {
+        let output = ShardOutput {
+            shard: index,
+            users: shard.users() as u64,
+            state: Some(Box::new(shard.save())),
+            ended: true,
+            ..ShardOutput::default()
+        };
+        let _ = outputs.send(output);
+    }
     shard
 }

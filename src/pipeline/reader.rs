@@ -4,6 +4,7 @@
 
 use std::io::{self, BufRead};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 
@@ -31,8 +32,19 @@ const FULL_READ_BYTES: usize = 64 * 1024;
 /// every shard has come even when some receive few records.
 const TICK_RECORDS: u64 = 64 * 1024;
 
+/// When the router pauses the pipeline for a snapshot, and how it learns
+/// that the snapshot is written.
+pub struct SnapshotPace {
+    /// Time between two snapshots.
+    pub every: Duration,
+    /// Signalled by the collector once a snapshot is on disk.
+    pub written: Receiver<()>,
+}
+
 /// Reads `input` to its end, routing records to `shards`. Emptied batches
-/// come back through `recycled` and are reused.
+/// come back through `recycled` and are reused. With `pace`, the router
+/// regularly asks every shard for its state and waits until the snapshot
+/// is written, so the snapshot covers exactly the lines read before.
 ///
 /// Lines are cut straight out of the reader's buffer; only a line split
 /// across two reads is copied first. Every shard regularly receives a
@@ -46,8 +58,10 @@ pub fn route_lines(
     shards: &[Sender<RecordBatch>],
     recycled: &Receiver<RecordBatch>,
     progress: &AtomicU64,
+    pace: Option<&SnapshotPace>,
 ) -> io::Result<ReadStats> {
     let mut router = Router::new(shards, recycled);
+    let mut last_snapshot = Instant::now();
     let mut carry: Vec<u8> = Vec::new();
     while !router.stopped {
         let chunk = input.fill_buf()?;
@@ -75,6 +89,12 @@ pub fn route_lines(
         progress.fetch_add(read as u64, Ordering::Relaxed);
         if read < FULL_READ_BYTES || router.tick_due() {
             router.flush();
+        }
+        if let Some(pace) = pace
+            && last_snapshot.elapsed() >= pace.every
+        {
+            router.snapshot(&pace.written);
+            last_snapshot = Instant::now();
         }
     }
     Ok(router.finish())
@@ -144,6 +164,16 @@ impl<'s> Router<'s> {
         self.flushed_at = self.stats.records;
     }
 
+    /// Sends every shard its pending batch marked for a snapshot, and waits
+    /// until the collector has written it.
+    fn snapshot(&mut self, written: &Receiver<()>) {
+        for batch in &mut self.pending {
+            batch.snapshot = true;
+        }
+        self.flush();
+        self.stopped |= written.recv().is_err();
+    }
+
     /// Sends the partly filled batches.
     fn finish(mut self) -> ReadStats {
         self.flush();
@@ -168,7 +198,7 @@ mod tests {
         let (sender, receiver) = crossbeam_channel::unbounded();
         let (_, recycled) = crossbeam_channel::unbounded();
         let input = BufReader::with_capacity(capacity, text.as_bytes());
-        let stats = route_lines(input, &[sender], &recycled, &AtomicU64::new(0)).unwrap();
+        let stats = route_lines(input, &[sender], &recycled, &AtomicU64::new(0), None).unwrap();
         let records = receiver
             .try_iter()
             .flat_map(|batch| {

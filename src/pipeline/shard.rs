@@ -14,6 +14,7 @@ use crate::event::{DecodeLimits, Event, EventType, Reject, RejectReason, decode}
 use crate::profile::{Profile, ProfileLimits};
 use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
 use crate::signal::{Signal, SignalSource};
+use crate::state::ShardState;
 use crate::time::{LocalClock, LocalTime, SECOND_MS, Timestamp};
 
 /// What a shard needs to know, shared by all shards of a run.
@@ -36,6 +37,9 @@ pub struct ShardSettings {
     /// Makes each shard its tap, when something (the archive) wants every
     /// accepted event.
     pub taps: Option<TapFactory>,
+    /// Whether each shard hands its state to the collector when the input
+    /// ends, for a snapshot.
+    pub snapshot: bool,
 }
 
 /// Receives every event a shard accepts (decoded, not a duplicate, not too
@@ -84,11 +88,15 @@ pub struct ShardOutput {
     pub cold_start_users: Option<BTreeMap<&'static str, u64>>,
     /// The latest event time applied in this batch.
     pub latest: Option<Timestamp>,
+    /// A copy of the shard's whole state, for a snapshot.
+    pub state: Option<Box<ShardState>>,
+    /// Whether this is the shard's last output: its input has ended.
+    pub ended: bool,
 }
 
 /// An event matching a detection rule that a cross-user correlation builds
 /// on, passed on to the global rule stage.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Forwarded {
     /// Its input line, which orders the global stage.
     pub line: u64,
@@ -253,6 +261,38 @@ impl Shard {
         if let Some(tap) = self.tap.as_mut() {
             tap.finish();
         }
+    }
+
+    /// A copy of the shard's users and windows, for a snapshot.
+    #[must_use]
+    pub fn save(&self) -> ShardState {
+        let mut profiles: Vec<(Box<str>, Profile)> = self
+            .profiles
+            .iter()
+            .map(|(user, profile)| (user.clone(), Profile::clone(profile)))
+            .collect();
+        profiles.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        ShardState {
+            profiles,
+            rules: self.rules.as_ref().map(RuleStage::save),
+        }
+    }
+
+    /// Takes over saved users and windows (those of users this shard owns).
+    pub fn restore(&mut self, state: ShardState) {
+        self.profiles.reserve(state.profiles.len());
+        for (user, profile) in state.profiles {
+            self.profiles.insert(user, Box::new(profile));
+        }
+        if let (Some(stage), Some(saved)) = (self.rules.as_mut(), state.rules) {
+            stage.restore(saved);
+        }
+    }
+
+    /// The settings the shard runs with.
+    #[must_use]
+    pub fn settings(&self) -> &ShardSettings {
+        &self.settings
     }
 
     /// Counters so far.

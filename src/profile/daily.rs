@@ -8,7 +8,7 @@ pub const HISTORY_DAYS: usize = 28;
 const SLOTS: usize = HISTORY_DAYS + 1;
 
 /// Totals of one local day.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DayTotal {
     /// Tokens used (saturating).
     pub tokens: u32,
@@ -17,7 +17,7 @@ pub struct DayTotal {
 }
 
 /// Mean and standard deviation of the completed days, fixed for the day.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Baseline {
     /// Completed days the figures cover (days without activity included).
     pub days: u8,
@@ -32,7 +32,7 @@ pub struct Baseline {
 }
 
 /// The ring of daily totals; slot `day % 29` holds that day.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct DailyUsage {
     slots: [DayTotal; SLOTS],
     today: i32,
@@ -64,6 +64,14 @@ impl DailyUsage {
     #[must_use]
     pub fn today_total(&self) -> DayTotal {
         self.slots[slot(self.today)]
+    }
+
+    /// The totals of every day kept, oldest first, from the user's first
+    /// day (or the start of the history) through today.
+    pub fn days(&self) -> impl Iterator<Item = (i32, DayTotal)> + '_ {
+        let span = i32::try_from(HISTORY_DAYS).unwrap_or(i32::MAX);
+        let start = self.first_day.max(self.today - span);
+        (start..=self.today).map(|day| (day, self.slots[slot(day)]))
     }
 
     /// Requests made today in each local hour.

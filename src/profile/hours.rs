@@ -5,8 +5,9 @@
 /// Request counts per local hour of the week (Monday 00:00 is slot 0).
 /// Counts halve together when one would overflow, so the shape is kept and
 /// old habits fade.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ActivityHours {
+    #[serde(with = "crate::state::arrays")]
     slots: [u16; 168],
     total: u32,
 }

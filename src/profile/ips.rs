@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use crate::time::Timestamp;
 
 /// One known address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IpSighting {
     /// The address.
     pub ip: IpAddr,
@@ -30,7 +30,7 @@ pub enum Familiarity {
 }
 
 /// The bounded table of known addresses.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct KnownIps {
     entries: Vec<IpSighting>,
 }

@@ -1,7 +1,7 @@
 //! Per-key request counters for the per-second rate and the daily quota.
 
 /// Counters of one key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyCounter {
     /// The key's public id.
     pub key_id: Box<str>,
@@ -34,7 +34,7 @@ impl KeyCounter {
 }
 
 /// The bounded set of a user's key counters, evicting the stalest key.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct KeyUsage {
     counters: Vec<KeyCounter>,
 }

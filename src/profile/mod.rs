@@ -40,7 +40,7 @@ impl Default for ProfileLimits {
 }
 
 /// One user's rolling state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     /// Daily token and request totals.
     pub usage: DailyUsage,

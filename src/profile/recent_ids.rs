@@ -10,7 +10,7 @@
 use xxhash_rust::xxh3::xxh3_64;
 
 /// A bounded memory of recent event ids.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RecentIds {
     hashes: Vec<u32>,
     /// Where the next hash goes once the ring is full.

@@ -75,10 +75,18 @@ struct Feeds {
 
 /// Windows and last matches taken from a correlator, by correlation id, to
 /// be carried into its replacement.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct CarriedState {
     windows: Vec<(String, GroupKey, Window)>,
     last_match: Vec<(String, GroupKey, i64)>,
+}
+
+impl CarriedState {
+    /// Whether no window and no last match is carried.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty() && self.last_match.is_empty()
+    }
 }
 
 impl Correlator {
@@ -197,6 +205,28 @@ impl Correlator {
             }
         }
         carried
+    }
+
+    /// A copy of the windows and last matches, for a snapshot; the
+    /// correlator keeps running on its own.
+    #[must_use]
+    pub fn copy_state(&self) -> CarriedState {
+        let mut copied = CarriedState::default();
+        for (index, windows) in self.state.windows.iter().enumerate() {
+            let id = self.plan.stable_id(index);
+            for (key, window) in windows {
+                copied
+                    .windows
+                    .push((id.clone(), key.clone(), window.clone()));
+            }
+        }
+        for (index, matches) in self.state.last_match.iter().enumerate() {
+            let id = self.plan.stable_id(index);
+            for (key, at) in matches {
+                copied.last_match.push((id.clone(), key.clone(), *at));
+            }
+        }
+        copied
     }
 
     /// Takes over carried windows and last matches of correlations that

@@ -34,11 +34,12 @@ mod stage;
 mod testing;
 mod window;
 
+pub use correlate::CarriedState;
 pub use extension::{Expectation, TestCase, TestStep, VigilExtension};
 pub use feed::{ReloadStats, RuleFeed};
 pub use fields::RuleEvent;
 pub use load::{RuleErrors, RuleKind, RuleMeta, RuleProblem, RuleSet, default_score, severity_of};
 pub use reload::{RuleWatcher, reload_once};
 pub use source::{RuleSource, SourceText};
-pub use stage::{RuleStage, StageKind};
+pub use stage::{RuleStage, StageKind, StageState};
 pub use testing::{CaseOutcome, run_rule_tests};

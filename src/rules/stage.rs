@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use rsigma_eval::{Engine, EvaluationResult, compile_rule};
 
-use super::correlate::Correlator;
+use super::correlate::{CarriedState, Correlator};
 use super::feed::RuleFeed;
 use super::fields::RuleEvent;
 use super::load::{RuleSet, correlation_config};
@@ -36,6 +36,16 @@ pub enum StageKind {
     Shard,
     /// The global stage: correlations grouped by anything else.
     Global,
+}
+
+/// What a stage keeps between events, as saved in a snapshot: the
+/// correlation windows by correlation id, and how far event time has come.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct StageState {
+    /// Windows and last matches of the correlations.
+    pub windows: CarriedState,
+    /// The latest event time seen, in seconds.
+    pub latest_secs: i64,
 }
 
 /// A compiled engine and its state.
@@ -86,6 +96,22 @@ impl RuleStage {
         self.correlator = correlator;
         self.set = set;
         self.version = version;
+    }
+
+    /// A copy of the stage's state, for a snapshot.
+    #[must_use]
+    pub fn save(&self) -> StageState {
+        StageState {
+            windows: self.correlator.copy_state(),
+            latest_secs: self.latest_secs,
+        }
+    }
+
+    /// Takes over a saved state: windows of correlations still in the set
+    /// resume, the others are dropped.
+    pub fn restore(&mut self, saved: StageState) {
+        self.correlator.carry_in(saved.windows);
+        self.latest_secs = self.latest_secs.max(saved.latest_secs);
     }
 
     /// The set this stage runs.

@@ -16,7 +16,7 @@ use rsigma_parser::{CorrelationType, WindowMode};
 use rustc_hash::FxHashMap;
 
 /// The state of one (correlation, group) pair.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Window {
     /// rsigma's state, for every type but `value_count`.
     Kept(WindowState),
@@ -153,7 +153,10 @@ fn count_as_f64(count: usize) -> f64 {
 ///
 /// Entries leave from the front only, exactly as from rsigma's window, so
 /// an out-of-order entry holds back the ones behind it the same way.
-#[derive(Debug, Clone, Default)]
+///
+/// Only the entries are saved in a snapshot; the counts follow from them.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Vec<(i64, Box<str>)>", into = "Vec<(i64, Box<str>)>")]
 pub struct DistinctWindow {
     entries: VecDeque<(i64, Box<str>)>,
     occurrences: FxHashMap<Box<str>, u32>,
@@ -269,5 +272,21 @@ impl DistinctWindow {
                 }
             }
         }
+    }
+}
+
+impl From<Vec<(i64, Box<str>)>> for DistinctWindow {
+    fn from(entries: Vec<(i64, Box<str>)>) -> Self {
+        let mut window = Self::default();
+        for (ts, value) in entries {
+            window.push(ts, value);
+        }
+        window
+    }
+}
+
+impl From<DistinctWindow> for Vec<(i64, Box<str>)> {
+    fn from(window: DistinctWindow) -> Self {
+        window.entries.into()
     }
 }
