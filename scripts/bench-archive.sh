@@ -19,7 +19,9 @@ for arg in "$@"; do
   esac
 done
 
-cargo build --release --quiet
+# The same build as scripts/bench-kafka.sh, so running one after the other
+# does not rebuild the dependencies with other features.
+cargo build --release --quiet --examples --bin vigil
 vigil=$PWD/target/release/vigil
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -60,7 +62,7 @@ fi
 if ! $skip_query; then
   echo "archiving about ten million events (generated and piped straight into vigil run)..."
   printf '[archive]\npath = "%s/big"\nretention_days = 0\n' "$work" > "$work/big.toml"
-  "$vigil" gen --users 10000 --days 14 --seed 2 2>/dev/null \
+  "$vigil" gen --users 10000 --days 16 --seed 2 2>/dev/null \
     | "$vigil" run --config "$work/big.toml" --input - --incidents /dev/null 2>&1 \
     | grep -E '^(records|elapsed|archive)'
   "$vigil" query --archive "$work/big" "SELECT count(*) AS events FROM events"

@@ -65,8 +65,12 @@ awk -v d="$drain_rate" -v v="$vigil_rate" \
 echo "latency at $rate events/s:"
 scripts/kafka-broker.sh topic "$broker_dir" latency-events 3
 scripts/kafka-broker.sh topic "$broker_dir" latency-incidents 1
+# For latency, the consumer asks the broker to answer a fetch at once
+# rather than wait up to 10 ms for more data to batch.
 sed -e 's/bench-events/latency-events/; s/bench-incidents/latency-incidents/' \
-  -e 's/bench-vigil/latency-vigil/' "$work/vigil.toml" > "$work/latency.toml"
+  -e 's/bench-vigil/latency-vigil/' \
+  -e 's/"fetch.wait.max.ms" = "10"/"fetch.wait.max.ms" = "1"/' \
+  "$work/vigil.toml" > "$work/latency.toml"
 "$vigil" run --config "$work/latency.toml" --incidents /dev/null --idle-exit-secs 30 \
   2> "$work/latency.log" &
 vigil_pid=$!

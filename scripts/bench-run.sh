@@ -7,7 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --release --quiet
+# The same build as scripts/bench-kafka.sh, so running one after the other
+# does not rebuild the dependencies with other features.
+cargo build --release --quiet --examples --bin vigil
 vigil=target/release/vigil
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -564,46 +564,120 @@ fn final_revisions(files: &[&Path]) -> BTreeSet<String> {
     last.into_values().map(|(_, line)| line).collect()
 }
 
-#[test]
-fn with_snapshots_a_run_stopped_by_sigterm_ends_like_an_uninterrupted_run() {
-    let Some(brokers) = brokers() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let events = generated_file(dir.path(), 150, 10);
-    let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
-    let topics = Topics::create(&brokers, "snapshots", 3);
-    produce(&brokers, &topics.events, &events);
-    let state_of = |name: &str| dir.path().join(name).join("state");
-    let section = |name: &str| format!("[state]\ndir = \"{}\"\n", state_of(name).display());
+/// A generated attack stream on a topic of three partitions, and an
+/// uninterrupted run over it that keeps its state: what a restarted run
+/// must end up equal to.
+struct RestartCase {
+    dir: tempfile::TempDir,
+    brokers: String,
+    topics: Topics,
+    total: u64,
+    snapshot_secs: u64,
+    reference: PathBuf,
+    whole_state: PathBuf,
+}
 
-    let whole = unique("whole");
-    let config = topics.config_for(&brokers, dir.path(), &whole, &section(&whole));
-    let reference = dir.path().join("reference.jsonl");
-    let output = stateful_run(&config, &reference, 10).output().unwrap();
+impl RestartCase {
+    fn prepare(brokers: String, name: &str, snapshot_secs: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let events = generated_file(dir.path(), 150, 10);
+        let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
+        let topics = Topics::create(&brokers, name, 3);
+        produce(&brokers, &topics.events, &events);
+        let mut case = Self {
+            reference: dir.path().join("reference.jsonl"),
+            dir,
+            brokers,
+            topics,
+            total,
+            snapshot_secs,
+            whole_state: PathBuf::new(),
+        };
+        let (config, state) = case.stateful_config("whole");
+        let output = stateful_run(&config, &case.reference, 10).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(
+            summary_count(&output, "records"),
+            total,
+            "the uninterrupted run read everything"
+        );
+        case.whole_state = state;
+        case
+    }
+
+    /// A configuration with a consumer group and a state folder of its
+    /// own; returns it and the state folder.
+    fn stateful_config(&self, name: &str) -> (PathBuf, PathBuf) {
+        let group = unique(name);
+        let state = self.dir.path().join(&group).join("state");
+        let section = format!(
+            "[state]\ndir = \"{}\"\nsnapshot_interval_secs = {}\n",
+            state.display(),
+            self.snapshot_secs
+        );
+        let config = self
+            .topics
+            .config_for(&self.brokers, self.dir.path(), &group, &section);
+        (config, state)
+    }
+
+    /// Where a run writes its incidents.
+    fn output(&self, name: &str) -> PathBuf {
+        self.dir.path().join(format!("{name}.jsonl"))
+    }
+
+    /// Starts a run that serves its metrics, so the test can see how far
+    /// it has come; returns it and the port.
+    fn start_observed(&self, config: &Path, incidents: &Path) -> (Child, u16) {
+        let port = free_port();
+        let child = stateful_run(config, incidents, 60)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        (child, port)
+    }
+
+    /// The restarted run's state and incidents (over all its outputs)
+    /// equal the uninterrupted run's; returns the latter's incidents built
+    /// from per-user evidence.
+    fn assert_same_as_uninterrupted(&self, state: &Path, outputs: &[&Path]) -> BTreeSet<String> {
+        assert_same_profiles(state, &self.whole_state);
+        let expected = final_revisions(&[&self.reference]);
+        assert!(!expected.is_empty(), "the attacks must produce incidents");
+        let resumed = final_revisions(outputs);
+        let (whole_users, whole_groups) = split_by_scope(&expected);
+        let (resumed_users, resumed_groups) = split_by_scope(&resumed);
+        assert_same(&whole_users, &resumed_users);
+        assert_eq!(whole_groups, resumed_groups);
+        whole_users
+    }
+}
+
+fn run_to_idle(config: &Path, incidents: &Path) -> Output {
+    let output = stateful_run(config, incidents, 10).output().unwrap();
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(
-        summary_count(&output, "records"),
-        total,
-        "the uninterrupted run read everything"
-    );
+    output
+}
 
-    let halves = unique("halves");
-    let config = topics.config_for(&brokers, dir.path(), &halves, &section(&halves));
-    let (first_out, second_out) = (
-        dir.path().join("first.jsonl"),
-        dir.path().join("second.jsonl"),
-    );
-    let port = free_port();
-    let first = stateful_run(&config, &first_out, 60)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+#[test]
+fn with_snapshots_a_run_stopped_by_sigterm_ends_like_an_uninterrupted_run() {
+    let Some(brokers) = brokers() else { return };
+    let case = RestartCase::prepare(brokers, "snapshots", 60);
+    let (config, state) = case.stateful_config("halves");
+    let (first_out, second_out) = (case.output("first"), case.output("second"));
+
+    let (first, port) = case.start_observed(&config, &first_out);
     let started = Instant::now();
     while events_processed(port) == 0 && started.elapsed() < Duration::from_mins(1) {
         std::thread::sleep(Duration::from_millis(20));
@@ -615,30 +689,19 @@ fn with_snapshots_a_run_stopped_by_sigterm_ends_like_an_uninterrupted_run() {
         "{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    let second = stateful_run(&config, &second_out, 10).output().unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    let second = run_to_idle(&config, &second_out);
 
     let (before, after) = (
         summary_count(&first, "events"),
         summary_count(&second, "events"),
     );
+    let total = case.total;
     assert!(
         before > 0 && before < total,
         "stopped mid-stream: {before} of {total}"
     );
     assert_eq!(before + after, total, "every event processed exactly once");
-    assert_same_profiles(&state_of(&halves), &state_of(&whole));
-    let expected = final_revisions(&[&reference]);
-    assert!(!expected.is_empty(), "the attacks must produce incidents");
-    let resumed = final_revisions(&[&first_out, &second_out]);
-    let (whole_users, whole_groups) = split_by_scope(&expected);
-    let (resumed_users, resumed_groups) = split_by_scope(&resumed);
-    assert_same(&whole_users, &resumed_users);
-    assert_eq!(whole_groups, resumed_groups);
+    case.assert_same_as_uninterrupted(&state, &[&first_out, &second_out]);
 }
 
 /// The idempotency keys of the actions a state folder's journal planned,
@@ -660,55 +723,18 @@ fn journaled_actions(state: &Path) -> (BTreeMap<String, u32>, BTreeMap<String, u
 #[test]
 fn after_sigkill_a_restart_from_the_last_snapshot_loses_nothing_and_repeats_nothing() {
     let Some(brokers) = brokers() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let events = generated_file(dir.path(), 150, 10);
-    let total = lines_of(&std::fs::read(&events).unwrap()).len() as u64;
-    let topics = Topics::create(&brokers, "crash", 3);
-    produce(&brokers, &topics.events, &events);
-    let state_of = |name: &str| dir.path().join(name).join("state");
-    let section = |name: &str| {
-        format!(
-            "[state]\ndir = \"{}\"\nsnapshot_interval_secs = 1\n",
-            state_of(name).display()
-        )
-    };
+    let case = RestartCase::prepare(brokers, "crash", 1);
+    let (config, state) = case.stateful_config("crashed");
+    let (first_out, second_out) = (case.output("first"), case.output("second"));
 
-    let whole = unique("whole");
-    let config = topics.config_for(&brokers, dir.path(), &whole, &section(&whole));
-    let reference = dir.path().join("reference.jsonl");
-    let output = stateful_run(&config, &reference, 10).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(
-        summary_count(&output, "records"),
-        total,
-        "the uninterrupted run read everything"
-    );
-
-    let crashed = unique("crashed");
-    let config = topics.config_for(&brokers, dir.path(), &crashed, &section(&crashed));
-    let (first_out, second_out) = (
-        dir.path().join("first.jsonl"),
-        dir.path().join("second.jsonl"),
-    );
-    let port = free_port();
-    let mut first = stateful_run(&config, &first_out, 60)
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut first, port) = case.start_observed(&config, &first_out);
     // A random point past the first snapshot and before the end.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let kill_after = total / 4 + u64::from(nanos) % (total / 2);
-    let snapshot = state_of(&crashed).join("snapshot.bin");
+    let kill_after = case.total / 4 + u64::from(nanos) % (case.total / 2);
+    let snapshot = state.join("snapshot.bin");
     let started = Instant::now();
     while (events_processed(port) < kill_after || !snapshot.exists())
         && started.elapsed() < Duration::from_mins(2)
@@ -718,21 +744,10 @@ fn after_sigkill_a_restart_from_the_last_snapshot_loses_nothing_and_repeats_noth
     first.kill().unwrap();
     first.wait().unwrap();
     assert!(snapshot.exists(), "a snapshot was taken before the kill");
-    let second = stateful_run(&config, &second_out, 10).output().unwrap();
-    assert!(
-        second.status.success(),
-        "{}",
-        String::from_utf8_lossy(&second.stderr)
-    );
+    run_to_idle(&config, &second_out);
 
-    assert_same_profiles(&state_of(&crashed), &state_of(&whole));
-    let expected = final_revisions(&[&reference]);
-    let recovered = final_revisions(&[&first_out, &second_out]);
-    let (whole_users, whole_groups) = split_by_scope(&expected);
-    let (recovered_users, recovered_groups) = split_by_scope(&recovered);
-    assert_same(&whole_users, &recovered_users);
-    assert_eq!(whole_groups, recovered_groups);
-    assert_actions_called_once(&state_of(&crashed), &state_of(&whole), &whole_users);
+    let whole_users = case.assert_same_as_uninterrupted(&state, &[&first_out, &second_out]);
+    assert_actions_called_once(&state, &case.whole_state, &whole_users);
 }
 
 /// The actions a recovered run called for are those of an uninterrupted

@@ -127,7 +127,7 @@ fn print_report(args: &DemoArgs, generated: &GenSummary, summary: &RunSummary) {
         summary.events,
         args.users,
         args.days,
-        summary.elapsed.as_secs_f64(),
+        summary.analysis_time().as_secs_f64(),
         summary.events_per_second()
     );
     let _ = write_incident_table(&mut out, summary.incidents.values());

@@ -100,14 +100,8 @@ impl Checkpointer {
         positions: Vec<SourcePosition>,
     ) -> io::Result<()> {
         let shards = self.parts.iter_mut().map(Option::take).collect();
-        let report = self.write(shards, collector, positions)?;
-        tracing::debug!(
-            path = %self.store.path().display(),
-            users = report.users,
-            bytes = report.bytes,
-            millis = report.millis,
-            "State snapshot written"
-        );
+        self.write(shards, collector, positions)?
+            .log(self.store.path(), false);
         if let Some(written) = &self.written {
             let _ = written.send(());
         }
@@ -125,14 +119,8 @@ impl Checkpointer {
         positions: Vec<SourcePosition>,
     ) -> io::Result<()> {
         let shards = self.finals.iter_mut().map(Option::take).collect();
-        let report = self.write(shards, collector, positions)?;
-        tracing::info!(
-            path = %self.store.path().display(),
-            users = report.users,
-            bytes = report.bytes,
-            millis = report.millis,
-            "State snapshot written"
-        );
+        self.write(shards, collector, positions)?
+            .log(self.store.path(), true);
         Ok(())
     }
 
@@ -165,4 +153,18 @@ struct Written {
     users: usize,
     bytes: usize,
     millis: u128,
+}
+
+impl Written {
+    /// Logs the snapshot: at info level when the run ends, at debug level
+    /// for the periodic ones.
+    fn log(&self, path: &std::path::Path, at_end: bool) {
+        let path = path.display();
+        let (users, bytes, millis) = (self.users, self.bytes, self.millis);
+        if at_end {
+            tracing::info!(%path, users, bytes, millis, "State snapshot written");
+        } else {
+            tracing::debug!(%path, users, bytes, millis, "State snapshot written");
+        }
+    }
 }

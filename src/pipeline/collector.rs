@@ -121,6 +121,8 @@ pub struct CollectorStats {
     pub latency_us: Latency,
     /// What the response system did, when it ran.
     pub actions: Option<ActionSummary>,
+    /// How long the end of the run waited for queued actions to finish.
+    pub actions_wait: Duration,
 }
 
 /// Folds and writes shard outputs until every shard has hung up. With
@@ -406,7 +408,9 @@ impl Collector {
             stream.finish()?;
         }
         if let Some(response) = sinks.response.take() {
+            let waiting = std::time::Instant::now();
             self.stats.actions = Some(response.finish());
+            self.stats.actions_wait = waiting.elapsed();
         }
         Ok(self.stats)
     }

@@ -38,6 +38,9 @@ pub struct RunSummary {
     pub state_bytes: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
+    /// The part of it spent after the input was analyzed, waiting for
+    /// queued response actions to finish.
+    pub actions_wait: Duration,
     /// Time from reading a batch to handing its outputs to the sinks.
     pub latency: Latency,
     /// What the response system did, when it ran.
@@ -61,6 +64,7 @@ impl RunSummary {
             incidents: collected.incidents,
             latency: collected.latency_us,
             actions: collected.actions,
+            actions_wait: collected.actions_wait,
             users: 0,
             cold_start_users: BTreeMap::new(),
             cold_start_skips: BTreeMap::new(),
@@ -85,12 +89,19 @@ impl RunSummary {
         self.rejects.values().sum()
     }
 
-    /// Records per second of wall time.
+    /// Wall time spent analyzing the input: the run less the final wait
+    /// for queued actions, which run beside the pipeline.
+    #[must_use]
+    pub fn analysis_time(&self) -> Duration {
+        self.elapsed.saturating_sub(self.actions_wait)
+    }
+
+    /// Records analyzed per second of [`RunSummary::analysis_time`].
     #[must_use]
     pub fn events_per_second(&self) -> f64 {
         #[allow(clippy::cast_precision_loss, reason = "a rate for display")]
         let records = self.read.records as f64;
-        records / self.elapsed.as_secs_f64().max(1e-9)
+        records / self.analysis_time().as_secs_f64().max(1e-9)
     }
 }
 
@@ -145,7 +156,16 @@ impl fmt::Display for RunSummary {
             self.elapsed.as_secs_f64(),
             self.events_per_second(),
             per_user
-        )
+        )?;
+        if self.actions_wait >= Duration::from_millis(10) {
+            write!(
+                f,
+                "  (analysis {:.2} s, then {:.2} s finishing queued actions)",
+                self.analysis_time().as_secs_f64(),
+                self.actions_wait.as_secs_f64()
+            )?;
+        }
+        Ok(())
     }
 }
 
