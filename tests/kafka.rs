@@ -630,20 +630,6 @@ impl RestartCase {
         self.dir.path().join(format!("{name}.jsonl"))
     }
 
-    /// Starts a run that serves its metrics, so the test can see how far
-    /// it has come; returns it and the port.
-    fn start_observed(&self, config: &Path, incidents: &Path) -> (Child, u16) {
-        let port = free_port();
-        let child = stateful_run(config, incidents, 60)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        (child, port)
-    }
-
     /// The restarted run's state and incidents (over all its outputs)
     /// equal the uninterrupted run's; returns the latter's incidents built
     /// from per-user evidence.
@@ -658,6 +644,20 @@ impl RestartCase {
         assert_eq!(whole_groups, resumed_groups);
         whole_users
     }
+}
+
+/// Starts a run that serves its metrics, so the test can see how far
+/// it has come; returns it and the port.
+fn start_observed(config: &Path, incidents: &Path) -> (Child, u16) {
+    let port = free_port();
+    let child = stateful_run(config, incidents, 60)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    (child, port)
 }
 
 fn run_to_idle(config: &Path, incidents: &Path) -> Output {
@@ -677,7 +677,7 @@ fn with_snapshots_a_run_stopped_by_sigterm_ends_like_an_uninterrupted_run() {
     let (config, state) = case.stateful_config("halves");
     let (first_out, second_out) = (case.output("first"), case.output("second"));
 
-    let (first, port) = case.start_observed(&config, &first_out);
+    let (first, port) = start_observed(&config, &first_out);
     let started = Instant::now();
     while events_processed(port) == 0 && started.elapsed() < Duration::from_mins(1) {
         std::thread::sleep(Duration::from_millis(20));
@@ -727,7 +727,7 @@ fn after_sigkill_a_restart_from_the_last_snapshot_loses_nothing_and_repeats_noth
     let (config, state) = case.stateful_config("crashed");
     let (first_out, second_out) = (case.output("first"), case.output("second"));
 
-    let (mut first, port) = case.start_observed(&config, &first_out);
+    let (mut first, port) = start_observed(&config, &first_out);
     // A random point past the first snapshot and before the end.
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
