@@ -442,31 +442,43 @@ fn a_run_stopped_by_sigterm_resumes_without_losing_or_repeating_events() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Stop as soon as it is under way: joining the group takes a varying
-    // time, so a fixed pause could stop it before the first event.
+    let first = stop_once_under_way(first, port);
+    let second = run_until_idle(&config);
+
+    assert_split_between(&first, &second, total);
+    assert_eq!(summary_count(&second, "duplicates"), 0);
+}
+
+/// Stops the run with SIGTERM as soon as it is under way (joining the
+/// group takes a varying time, so a fixed pause could stop it before the
+/// first event); returns its output once it exited successfully.
+fn stop_once_under_way(run: Child, port: u16) -> Output {
     let started = Instant::now();
     while events_processed(port) == 0 && started.elapsed() < Duration::from_mins(1) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    stop_with_sigterm(&first);
-    let first = first.wait_with_output().unwrap();
+    stop_with_sigterm(&run);
+    let output = run.wait_with_output().unwrap();
     assert!(
-        first.status.success(),
+        output.status.success(),
         "{}",
-        String::from_utf8_lossy(&first.stderr)
+        String::from_utf8_lossy(&output.stderr)
     );
-    let second = run_until_idle(&config);
+    output
+}
 
+/// The first run stopped mid-stream, and the two runs processed every
+/// event exactly once between them.
+fn assert_split_between(first: &Output, second: &Output, total: u64) {
     let (before, after) = (
-        summary_count(&first, "events"),
-        summary_count(&second, "events"),
+        summary_count(first, "events"),
+        summary_count(second, "events"),
     );
     assert!(
         before > 0 && before < total,
         "stopped mid-stream: {before} of {total}"
     );
     assert_eq!(before + after, total, "every event processed exactly once");
-    assert_eq!(summary_count(&second, "duplicates"), 0);
 }
 
 #[test]
@@ -678,29 +690,10 @@ fn with_snapshots_a_run_stopped_by_sigterm_ends_like_an_uninterrupted_run() {
     let (first_out, second_out) = (case.output("first"), case.output("second"));
 
     let (first, port) = start_observed(&config, &first_out);
-    let started = Instant::now();
-    while events_processed(port) == 0 && started.elapsed() < Duration::from_mins(1) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    stop_with_sigterm(&first);
-    let first = first.wait_with_output().unwrap();
-    assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let first = stop_once_under_way(first, port);
     let second = run_to_idle(&config, &second_out);
 
-    let (before, after) = (
-        summary_count(&first, "events"),
-        summary_count(&second, "events"),
-    );
-    let total = case.total;
-    assert!(
-        before > 0 && before < total,
-        "stopped mid-stream: {before} of {total}"
-    );
-    assert_eq!(before + after, total, "every event processed exactly once");
+    assert_split_between(&first, &second, case.total);
     case.assert_same_as_uninterrupted(&state, &[&first_out, &second_out]);
 }
 
