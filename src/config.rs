@@ -124,6 +124,13 @@ impl Default for StateConfig {
 }
 
 impl StateConfig {
+    /// The folder, when one is configured.
+    #[must_use]
+    pub fn folder(&self) -> Option<&std::path::Path> {
+        let dir = self.dir.trim();
+        (!dir.is_empty()).then(|| std::path::Path::new(dir))
+    }
+
     /// Time between two snapshots, if they are taken while a run goes on.
     #[must_use]
     pub fn snapshot_every(&self) -> Option<std::time::Duration> {

@@ -127,12 +127,7 @@ fn bad_lines_go_to_the_dead_letter_file_and_good_ones_are_processed() {
     let (dir, input) = bad_input_file();
     let dead = dir.path().join("dead.jsonl");
     let incidents = dir.path().join("incidents.jsonl");
-    let output = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        // Alert emails of the attacks go to a scratch folder, not the work tree.
-        .env(
-            "VIGIL_EMAIL_OUTBOX_DIR",
-            std::env::temp_dir().join("vigil-test-outbox"),
-        )
+    let output = vigil()
         .args(["run", "--shards", "2", "--input"])
         .arg(&input)
         .arg("--incidents")
@@ -187,12 +182,7 @@ fn a_bad_configuration_exits_with_code_two_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("vigil.toml");
     std::fs::write(&config, "[detectors.rate_limit]\nagent_per_secnd = 5\n").unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        // Alert emails of the attacks go to a scratch folder, not the work tree.
-        .env(
-            "VIGIL_EMAIL_OUTBOX_DIR",
-            std::env::temp_dir().join("vigil-test-outbox"),
-        )
+    let output = vigil()
         .args(["run", "--input", "/dev/null", "--config"])
         .arg(&config)
         .output()
@@ -358,12 +348,7 @@ fn a_running_vigil_serves_its_metrics_and_health() {
 /// Starts `vigil run` serving metrics on `port`, fed `events` on stdin,
 /// which stays open so the process keeps running.
 fn serving_vigil(events: &[u8], port: u16) -> (std::process::Child, std::process::ChildStdin) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-        // Alert emails of the attacks go to a scratch folder, not the work tree.
-        .env(
-            "VIGIL_EMAIL_OUTBOX_DIR",
-            std::env::temp_dir().join("vigil-test-outbox"),
-        )
+    let mut child = vigil()
         .args([
             "run",
             "--input",
@@ -535,7 +520,8 @@ fn prometheus_scrapes_vigil_and_every_dashboard_and_alert_query_evaluates() {
     }
 }
 
-/// `vigil` with alert emails going to a scratch folder.
+/// `vigil` with alert emails of attacks going to a scratch folder, not the
+/// work tree.
 fn vigil() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
     command.env(

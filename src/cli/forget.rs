@@ -43,11 +43,10 @@ struct ErasureRecord<'a> {
 /// Removes the user's profile from the snapshot in `[state] dir`, if there
 /// is one; returns whether a profile was removed.
 fn forget_profile(config: &Config, user: &str) -> Result<bool, Failure> {
-    let dir = config.state.dir.trim();
-    if dir.is_empty() {
+    let Some(dir) = config.state.folder() else {
         return Ok(false);
-    }
-    let store = StateStore::at(std::path::Path::new(dir));
+    };
+    let store = StateStore::at(dir);
     let Some(mut snapshot) = store.load().map_err(Failure::usage)? else {
         return Ok(false);
     };

@@ -1,7 +1,7 @@
 //! `vigil run`: analyze events from Kafka, a file or stdin.
 
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -136,11 +136,10 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
 /// The state folder's snapshot store and the snapshot to resume from, when
 /// `[state] dir` is set.
 fn open_state(config: &Config, stop: &Arc<AtomicBool>) -> Result<Option<Checkpoints>, Failure> {
-    let dir = config.state.dir.trim();
-    if dir.is_empty() {
+    let Some(dir) = config.state.folder() else {
         return Ok(None);
-    }
-    let store = StateStore::open(Path::new(dir)).map_err(Failure::runtime)?;
+    };
+    let store = StateStore::open(dir).map_err(Failure::runtime)?;
     let restored = store.load().map_err(|e| {
         Failure::usage(anyhow::anyhow!(
             "{e}; move it aside to start with empty profiles"
@@ -153,7 +152,7 @@ fn open_state(config: &Config, stop: &Arc<AtomicBool>) -> Result<Option<Checkpoi
             "Resuming from the state snapshot"
         );
     } else {
-        tracing::info!(dir, "No state snapshot yet; starting with empty profiles");
+        tracing::info!(dir = %dir.display(), "No state snapshot yet; starting with empty profiles");
     }
     Ok(Some(Checkpoints {
         store,

@@ -91,17 +91,16 @@ fn execute_show(args: &ShowArgs) -> Result<(), Failure> {
 }
 
 /// The state folder: `--dir`, else `[state] dir` of the configuration.
-pub fn state_dir(config: Option<&Path>, dir: Option<&Path>) -> Result<PathBuf, Failure> {
+fn state_dir(config: Option<&Path>, dir: Option<&Path>) -> Result<PathBuf, Failure> {
     if let Some(dir) = dir {
         return Ok(dir.to_path_buf());
     }
     let config = Config::load_with_process_env(config).map_err(Failure::usage)?;
-    match config.state.dir.trim() {
-        "" => Err(Failure::usage(anyhow::anyhow!(
+    config.state.folder().map(Path::to_path_buf).ok_or_else(|| {
+        Failure::usage(anyhow::anyhow!(
             "no state folder: pass --dir DIR, or --config FILE with [state] dir"
-        ))),
-        dir => Ok(PathBuf::from(dir)),
-    }
+        ))
+    })
 }
 
 fn summary(store: &StateStore, snapshot: &Snapshot) -> String {

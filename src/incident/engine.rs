@@ -78,15 +78,6 @@ impl OpenIncident {
     }
 }
 
-/// An incident the engine holds, with the entity key it is filed under, as
-/// saved in a snapshot.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct SavedIncident {
-    key: String,
-    #[serde(flatten)]
-    open: OpenIncident,
-}
-
 /// Correlates signals into incidents and keeps their lifecycle.
 pub struct IncidentEngine {
     config: IncidentConfig,
@@ -179,24 +170,15 @@ impl IncidentEngine {
         true
     }
 
-    /// The incidents the engine holds, as JSON, for a snapshot. Sorted by
-    /// entity key, so the same state always saves the same way.
+    /// The incidents the engine holds with their entity keys, as JSON, for
+    /// a snapshot. Sorted by entity key, so the same state always saves the
+    /// same way.
     ///
     /// # Errors
     /// Returns a serialization error (none is expected of these types).
     pub fn save(&self) -> serde_json::Result<String> {
-        let mut keys: Vec<&String> = self.open.keys().collect();
-        keys.sort();
-        let saved: Vec<serde_json::Value> = keys
-            .into_iter()
-            .map(|key| {
-                let mut value = serde_json::to_value(&self.open[key])?;
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("key".into(), serde_json::Value::String(key.clone()));
-                }
-                Ok(value)
-            })
-            .collect::<serde_json::Result<_>>()?;
+        let mut saved: Vec<(&String, &OpenIncident)> = self.open.iter().collect();
+        saved.sort_unstable_by_key(|(key, _)| *key);
         serde_json::to_string(&saved)
     }
 
@@ -205,9 +187,9 @@ impl IncidentEngine {
     /// # Errors
     /// Returns the parse error of malformed saved state.
     pub fn restore(config: IncidentConfig, saved: &str) -> serde_json::Result<Self> {
-        let incidents: Vec<SavedIncident> = serde_json::from_str(saved)?;
+        let incidents: Vec<(String, OpenIncident)> = serde_json::from_str(saved)?;
         let mut engine = Self::new(config);
-        for SavedIncident { key, open } in incidents {
+        for (key, open) in incidents {
             engine
                 .ids
                 .insert(open.incident.incident_id.clone(), key.clone());

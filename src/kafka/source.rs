@@ -207,29 +207,28 @@ impl KafkaInput {
         self
     }
 
-    /// Whether the state already holds `message`.
-    fn is_covered(&self, message: &impl Message) -> bool {
-        self.covered.iter().any(|p| {
-            p.partition == message.partition()
-                && p.topic == message.topic()
-                && message.offset() < p.next_offset
-        })
-    }
-
-    /// Notes that the state will hold everything up to `position`.
-    fn cover(&mut self, position: &Position) {
+    /// Whether the state does not hold the message at `position` yet; if
+    /// so, notes that it will.
+    fn newly_read(&mut self, position: &Position) -> bool {
         let next = position.offset + 1;
         let found = self
             .covered
             .iter_mut()
             .find(|p| p.partition == position.partition && *p.topic == *position.topic);
         match found {
-            Some(covered) => covered.next_offset = covered.next_offset.max(next),
-            None => self.covered.push(SourcePosition {
-                topic: position.topic.to_string(),
-                partition: position.partition,
-                next_offset: next,
-            }),
+            Some(covered) if position.offset < covered.next_offset => false,
+            Some(covered) => {
+                covered.next_offset = next;
+                true
+            }
+            None => {
+                self.covered.push(SourcePosition {
+                    topic: position.topic.to_string(),
+                    partition: position.partition,
+                    next_offset: next,
+                });
+                true
+            }
         }
     }
 
@@ -248,18 +247,18 @@ impl KafkaInput {
                 return;
             }
             match consumer.poll(wait) {
-                Some(Ok(message)) if self.is_covered(&message) => {
-                    self.skipped += 1;
-                    self.last_message = Instant::now();
-                }
                 Some(Ok(message)) => {
+                    let position = self.position_of(&message);
+                    if !self.newly_read(&position) {
+                        self.skipped += 1;
+                        self.last_message = Instant::now();
+                        continue;
+                    }
                     if wait > Duration::ZERO {
                         // The first message of a read: the assignment is
                         // in place now, and may have changed since the last.
                         self.note_assignment(&consumer);
                     }
-                    let position = self.position_of(&message);
-                    self.cover(&position);
                     self.append(message.payload().unwrap_or_default(), position);
                     wait = Duration::ZERO;
                 }

@@ -291,29 +291,33 @@ impl Collector {
     /// been folded in. Outputs are flushed first, so nothing the snapshot
     /// covers can be lost with the process.
     fn write_periodic_snapshot(&mut self) -> io::Result<()> {
-        self.flush_outputs()?;
-        let state = self.save()?;
-        let positions = self
-            .sinks
-            .stream
-            .as_ref()
-            .map_or_else(Vec::new, |s| s.positions());
+        let (state, positions) = self.snapshot_contents()?;
         if let Some(checkpoint) = self.checkpoint.as_mut() {
             checkpoint.write_periodic(state, positions)?;
         }
-        if let Some(stream) = self.sinks.stream.as_mut() {
-            stream.commit_positions();
-        }
+        self.commit_positions();
         Ok(())
     }
 
-    /// Flushes the output files and waits until the stream sinks have
-    /// delivered what they were handed.
-    fn flush_outputs(&mut self) -> io::Result<()> {
+    /// The collector's state and the source positions it covers, once the
+    /// output files are flushed and the stream sinks have delivered what
+    /// they were handed.
+    fn snapshot_contents(&mut self) -> io::Result<(CollectorState, Vec<SourcePosition>)> {
         self.flush_files()?;
-        match self.sinks.stream.as_mut() {
-            Some(stream) => stream.flush(),
-            None => Ok(()),
+        let positions = match self.sinks.stream.as_mut() {
+            Some(stream) => {
+                stream.flush()?;
+                stream.positions()
+            }
+            None => Vec::new(),
+        };
+        Ok((self.save()?, positions))
+    }
+
+    /// A snapshot covering the positions is on disk: the source may commit.
+    fn commit_positions(&mut self) {
+        if let Some(stream) = self.sinks.stream.as_mut() {
+            stream.commit_positions();
         }
     }
 
@@ -378,30 +382,16 @@ impl Collector {
             });
             result?;
         }
-        for sink in [&mut sinks.incidents, &mut sinks.dead_letter]
-            .into_iter()
-            .flatten()
-        {
-            sink.flush()?;
-        }
-        if let Some(stream) = sinks.stream.as_mut()
+        self.flush_files()?;
+        if let Some(stream) = self.sinks.stream.as_mut()
             && let Some(line) = self.progress.all_done()
         {
             stream.processed_through(line);
         }
         if let Some(checkpoint) = self.checkpoint.take() {
-            if let Some(stream) = self.sinks.stream.as_mut() {
-                stream.flush()?;
-            }
-            let positions = self
-                .sinks
-                .stream
-                .as_ref()
-                .map_or_else(Vec::new, |s| s.positions());
-            checkpoint.write_final(self.save()?, positions)?;
-            if let Some(stream) = self.sinks.stream.as_mut() {
-                stream.commit_positions();
-            }
+            let (state, positions) = self.snapshot_contents()?;
+            checkpoint.write_final(state, positions)?;
+            self.commit_positions();
         }
         let sinks = &mut self.sinks;
         if let Some(stream) = sinks.stream.as_mut() {

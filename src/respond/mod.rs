@@ -399,17 +399,14 @@ impl Response {
 
 /// The state folder, created when configured.
 fn state_dir(config: &Config) -> Result<Option<PathBuf>, ResponseSetupError> {
-    match config.state.dir.trim() {
-        "" => Ok(None),
-        dir => {
-            let dir = PathBuf::from(dir);
-            std::fs::create_dir_all(&dir).map_err(|source| ResponseSetupError::State {
-                path: dir.clone(),
-                source,
-            })?;
-            Ok(Some(dir))
-        }
-    }
+    let Some(dir) = config.state.folder() else {
+        return Ok(None);
+    };
+    std::fs::create_dir_all(dir).map_err(|source| ResponseSetupError::State {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    Ok(Some(dir.to_path_buf()))
 }
 
 fn state_error(path: Option<PathBuf>) -> impl FnOnce(std::io::Error) -> ResponseSetupError {
