@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use super::collector::{CollectorStats, Latency};
+use super::collector::CollectorStats;
+use super::latency::Latency;
 use super::reader::ReadStats;
 use super::shard::Shard;
 use crate::event::RejectReason;
