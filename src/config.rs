@@ -170,6 +170,12 @@ pub struct KafkaConfig {
     pub incidents_topic: String,
     /// How often processed offsets are committed, in milliseconds.
     pub commit_interval_ms: u64,
+    /// How long an assigned partition may deliver nothing before it stops
+    /// holding back the event-time watermark (cross-user rules and the
+    /// resolution of quiet incidents), in milliseconds. Longer makes
+    /// results independent of how the broker interleaves partitions under
+    /// load; shorter keeps one quiet partition from delaying them.
+    pub partition_idle_ms: u64,
     /// librdkafka properties passed through unchanged (TLS, SASL
     /// mechanism, fetch tuning). Password properties are refused here.
     pub properties: BTreeMap<String, String>,
@@ -184,6 +190,7 @@ impl Default for KafkaConfig {
             dead_letter_topic: "security-events-dlq".to_owned(),
             incidents_topic: "security-incidents".to_owned(),
             commit_interval_ms: 1_000,
+            partition_idle_ms: 2_000,
             properties: BTreeMap::new(),
         }
     }

@@ -105,14 +105,16 @@ impl Topics {
     /// A configuration in its own folder of `dir`, for consumer group
     /// `group`, with `extra` appended (other sections). A member killed
     /// without leaving the group keeps its partitions until its session
-    /// times out, so the session is short for the restart tests.
+    /// times out, so the session is short for the restart tests; and the
+    /// watermark waits for every partition, so when quiet incidents are
+    /// resolved does not depend on how the broker interleaves partitions.
     fn config_for(&self, brokers: &str, dir: &Path, group: &str, extra: &str) -> PathBuf {
         let folder = dir.join(group);
         std::fs::create_dir_all(&folder).unwrap();
         let path = folder.join("vigil.toml");
         let text = format!(
             "{extra}\n[kafka]\nbrokers = \"{brokers}\"\ntopics = [\"{}\"]\ngroup_id = \"{group}\"\n\
-             dead_letter_topic = \"{}\"\nincidents_topic = \"{}\"\ncommit_interval_ms = 200\n\
+             dead_letter_topic = \"{}\"\nincidents_topic = \"{}\"\ncommit_interval_ms = 200\npartition_idle_ms = 60000\n\
              [kafka.properties]\n\"fetch.wait.max.ms\" = \"10\"\n\
              \"session.timeout.ms\" = \"6000\"\n\"heartbeat.interval.ms\" = \"1000\"\n",
             self.events, self.dead_letters, self.incidents

@@ -300,7 +300,7 @@ fn open_kafka(
     let consumer = Arc::new(subscribe(&config.kafka, &ledger, metrics).map_err(Failure::usage)?);
     let mut sink = TopicSink::new(&config.kafka, Some(Arc::clone(&consumer)), ledger.clone())
         .map_err(Failure::usage)?;
-    let mut input = KafkaInput::new(consumer, ledger, stop, options_of(args));
+    let mut input = KafkaInput::new(consumer, ledger, stop, options_of(config, args));
     if let Some(positions) = resumed {
         sink = sink.committing_at_snapshots(positions);
         input = input.resuming_from(positions);
@@ -315,12 +315,13 @@ fn open_kafka(
 
 /// When the Kafka input ends by itself.
 #[cfg(feature = "kafka")]
-fn options_of(args: &RunArgs) -> vigil::kafka::SourceOptions {
+fn options_of(config: &Config, args: &RunArgs) -> vigil::kafka::SourceOptions {
     vigil::kafka::SourceOptions {
         idle_exit: args
             .idle_exit_secs
             .filter(|secs| secs.is_finite() && *secs > 0.0)
             .map(std::time::Duration::from_secs_f64),
+        partition_idle: std::time::Duration::from_millis(config.kafka.partition_idle_ms),
     }
 }
 

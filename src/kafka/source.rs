@@ -29,10 +29,6 @@ const READ_BYTES: usize = 256 * 1024;
 /// How long one poll waits for the first message of a read.
 const POLL_WAIT: Duration = Duration::from_millis(100);
 
-/// How long a partition may deliver nothing before the watermark stops
-/// waiting for it.
-const PARTITION_IDLE: Duration = Duration::from_secs(2);
-
 /// Extra wait for the first message when the run ends on idleness: the
 /// group join and first fetch come before it.
 const JOIN_GRACE: Duration = Duration::from_secs(15);
@@ -97,11 +93,14 @@ impl ConsumerContext for GroupContext {
 }
 
 /// When the source stops by itself.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SourceOptions {
     /// End the input once no message has arrived for this long (for
     /// replays and batch jobs); `None` runs until a stop is requested.
     pub idle_exit: Option<Duration>,
+    /// How long a partition may deliver nothing before the watermark stops
+    /// waiting for it (`[kafka] partition_idle_ms`).
+    pub partition_idle: Duration,
 }
 
 /// Joins the consumer group and subscribes to the configured topics.
@@ -298,7 +297,7 @@ impl KafkaInput {
     /// send in order), so no event older than the watermark is still to
     /// come, except late ones.
     ///
-    /// A partition that has delivered nothing for [`PARTITION_IDLE`] no
+    /// A partition that has delivered nothing for the partition idle time no
     /// longer holds the watermark back, so one quiet partition does not
     /// stall cross-user rules; its next event may then arrive late.
     fn advance_watermark(&mut self, position: &Position, payload: &[u8]) -> Option<Timestamp> {
@@ -323,13 +322,13 @@ impl KafkaInput {
         }
         self.partition_times
             .iter()
-            .filter(|p| now.duration_since(p.read_at) < PARTITION_IDLE)
+            .filter(|p| now.duration_since(p.read_at) < self.options.partition_idle)
             .map(|p| p.latest)
             .min()
     }
 
     /// Enters assigned partitions that have delivered nothing yet, so the
-    /// watermark waits for them (up to [`PARTITION_IDLE`]) instead of
+    /// watermark waits for them (up to the partition idle time) instead of
     /// running ahead of their events.
     fn note_assignment(&mut self, consumer: &VigilConsumer) {
         let Ok(assigned) = consumer.assignment() else {
