@@ -258,6 +258,12 @@ pub struct InputConfig {
     pub max_event_bytes: usize,
     /// Largest number of top-level fields outside the event contract.
     pub max_extra_fields: usize,
+    /// Refuse every record that is not signed with the key in
+    /// `VIGIL_SIGNING_KEY` (HMAC-SHA256, see [`crate::event::signing`]).
+    pub require_signature: bool,
+    /// How far a signature's time may lie from the clock, either way, in
+    /// seconds; older signatures are refused as replays.
+    pub signature_window_secs: u64,
 }
 
 impl Default for InputConfig {
@@ -266,6 +272,8 @@ impl Default for InputConfig {
         Self {
             max_event_bytes: limits.max_event_bytes,
             max_extra_fields: limits.max_extra_fields,
+            require_signature: false,
+            signature_window_secs: crate::event::signing::DEFAULT_WINDOW.as_secs(),
         }
     }
 }
@@ -417,6 +425,9 @@ impl Config {
         }
         if self.input.max_event_bytes < 64 {
             problems.push("input.max_event_bytes must be at least 64".to_owned());
+        }
+        if self.input.signature_window_secs == 0 {
+            problems.push("input.signature_window_secs must be above 0".to_owned());
         }
         if self.rules.reload_poll_secs == 0 {
             problems.push("rules.reload_poll_secs must be above 0".to_owned());

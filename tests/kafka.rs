@@ -793,3 +793,147 @@ fn assert_actions_called_once(
         "an action was carried out twice"
     );
 }
+
+/// Publishes `payload` to `topic` keyed by `key`, with `headers`.
+fn publish_with_headers(
+    brokers: &str,
+    topic: &str,
+    key: &str,
+    payload: &str,
+    headers: &[(&str, &str)],
+) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    let mut owned = OwnedHeaders::new();
+    for (name, value) in headers {
+        owned = owned.insert(Header {
+            key: name,
+            value: Some(value.as_bytes()),
+        });
+    }
+    let record = BaseRecord::to(topic)
+        .key(key)
+        .payload(payload)
+        .headers(owned);
+    producer.send(record).map_err(|(e, _)| e).unwrap();
+    producer.flush(Duration::from_secs(10)).unwrap();
+}
+
+/// The `reason` header of the dead letter holding `user`'s event.
+fn dead_letter_reason(dead: &[Received], user: &str) -> String {
+    let (_, headers) = dead
+        .iter()
+        .find(|(payload, _)| {
+            String::from_utf8_lossy(payload).contains(&format!(r#""user_id":"{user}""#))
+        })
+        .unwrap_or_else(|| panic!("no dead letter for {user}"));
+    headers
+        .iter()
+        .find(|(k, _)| k == "reason")
+        .map(|(_, v)| v.clone())
+        .expect("every dead letter names its reason")
+}
+
+#[test]
+fn with_signing_required_forged_and_replayed_messages_are_refused_and_signed_ones_pass() {
+    use vigil::event::signing::{SIGNATURE_HEADER, SIGNED_AT_HEADER, SigningKey};
+
+    const KEY: &str = "kafka-signing-key-31d9";
+    let Some(brokers) = brokers() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let topics = Topics::create(&brokers, "signed", 2);
+    let event = |user: &str, second: u32| {
+        format!(
+            r#"{{"timestamp":"2026-11-02T09:00:{second:02}Z","event_type":"api_access","user_id":"{user}","ip_address":"198.51.100.7","tokens_used":10}}"#
+        )
+    };
+    let genuine: Vec<String> = (0..10).map(|i| event(&format!("user-{i}"), i)).collect();
+    let file = dir.path().join("genuine.jsonl");
+    std::fs::write(&file, genuine.join("\n") + "\n").unwrap();
+    let output = vigil()
+        .args([
+            "produce",
+            "--sign",
+            "--brokers",
+            &brokers,
+            "--topic",
+            &topics.events,
+            "--input",
+        ])
+        .arg(&file)
+        .env("VIGIL_SIGNING_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .cast_signed();
+    let forged = event("mallory", 30);
+    let forged_signature = SigningKey::new(b"guessed").sign(now, forged.as_bytes());
+    let now_text = now.to_string();
+    publish_with_headers(
+        &brokers,
+        &topics.events,
+        "mallory",
+        &forged,
+        &[
+            (SIGNED_AT_HEADER, &now_text),
+            (SIGNATURE_HEADER, &forged_signature),
+        ],
+    );
+    let replayed = event("user-3", 40);
+    let old = now - 600;
+    let old_signature = SigningKey::new(KEY.as_bytes()).sign(old, replayed.as_bytes());
+    publish_with_headers(
+        &brokers,
+        &topics.events,
+        "user-3",
+        &replayed,
+        &[
+            (SIGNED_AT_HEADER, &old.to_string()),
+            (SIGNATURE_HEADER, &old_signature),
+        ],
+    );
+    publish_with_headers(&brokers, &topics.events, "eve", &event("eve", 50), &[]);
+
+    let config = topics.config_for(
+        &brokers,
+        dir.path(),
+        &topics.group,
+        "[input]\nrequire_signature = true\n",
+    );
+    let run = vigil()
+        .args(run_args(&config, 5))
+        .env("VIGIL_SIGNING_KEY", KEY)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(
+        summary_count(&run, "events"),
+        10,
+        "every signed event passes"
+    );
+    assert_eq!(summary_count(&run, "rejected"), 3);
+
+    let dead = read_topic(&brokers, &topics.dead_letters, 3);
+    let reason_of = |user: &str| dead_letter_reason(&dead, user);
+    assert_eq!(reason_of("mallory"), "bad_signature");
+    assert_eq!(reason_of("user-3"), "stale_signature");
+    assert_eq!(reason_of("eve"), "missing_signature");
+}

@@ -644,3 +644,112 @@ fn a_damaged_snapshot_stops_the_run_with_the_file_and_the_problem() {
         "{stderr}"
     );
 }
+
+/// `vigil sign` of `lines` with `key`, signed at `signed_at` (now if `None`).
+fn signed(lines: &[String], key: &str, signed_at: Option<i64>) -> Vec<String> {
+    let mut command = vigil();
+    command
+        .arg("sign")
+        .env("VIGIL_SIGNING_KEY", key)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped());
+    if let Some(at) = signed_at {
+        command.args(["--signed-at", &at.to_string()]);
+    }
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all((lines.join("\n") + "\n").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn with_signing_required_signed_events_pass_and_forged_or_replayed_ones_are_refused() {
+    const KEY: &str = "test-signing-key-7f3c";
+    let user = |name: &str| GOOD.replace("alice", name);
+    let genuine = signed(&[user("alice"), user("bob")], KEY, None);
+    let forged = signed(&[user("carol")], "guessed-key", None);
+    let hour_ago = chrono::Utc::now().timestamp() - 3_600;
+    let replayed = signed(&[user("dave")], KEY, Some(hour_ago));
+    let tampered = genuine[0].replace(r#""tokens_used":10"#, r#""tokens_used":99999"#);
+    let lines = [
+        genuine[0].clone(),
+        forged[0].clone(),
+        replayed[0].clone(),
+        user("eve"),
+        tampered,
+        genuine[1].clone(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("signed.jsonl");
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let dead = dir.path().join("dead.jsonl");
+
+    let output = vigil()
+        .args(["run", "--input"])
+        .arg(&input)
+        .args(["--incidents", "-", "--dead-letter"])
+        .arg(&dead)
+        .env("VIGIL_INPUT_REQUIRE_SIGNATURE", "true")
+        .env("VIGIL_SIGNING_KEY", KEY)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("events 2 "),
+        "the two genuine events pass: {stderr}"
+    );
+
+    let letters = std::fs::read_to_string(&dead).unwrap();
+    assert!(
+        !letters.contains(KEY) && !stderr.contains(KEY),
+        "the key leaked"
+    );
+    let mut found: Vec<(u64, String)> = letters
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .map(|l| {
+            (
+                l["line"].as_u64().unwrap(),
+                l["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    found.sort_unstable();
+    let expected = [
+        (2, "bad_signature"),
+        (3, "stale_signature"),
+        (4, "missing_signature"),
+        (5, "bad_signature"),
+    ];
+    assert_eq!(
+        found,
+        expected.map(|(line, reason)| (line, reason.to_owned()))
+    );
+}
+
+#[test]
+fn requiring_signatures_without_a_key_is_a_usage_error_naming_the_variable() {
+    let (_dir, input) = bad_input_file();
+    let output = vigil()
+        .args(["run", "--input"])
+        .arg(&input)
+        .env("VIGIL_INPUT_REQUIRE_SIGNATURE", "true")
+        .env_remove("VIGIL_SIGNING_KEY")
+        .env_remove("VIGIL_SIGNING_KEY_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("VIGIL_SIGNING_KEY"), "{stderr}");
+}

@@ -15,6 +15,7 @@ mod query;
 mod report;
 mod rules;
 mod run;
+mod sign;
 mod state;
 
 use std::path::Path;
@@ -54,6 +55,8 @@ enum Command {
     /// state snapshot.
     #[cfg(feature = "archive")]
     Forget(forget::ForgetArgs),
+    /// Sign JSON-lines events for a vigil that requires signatures.
+    Sign(sign::SignArgs),
     /// Inspect the state snapshot (profiles).
     State(state::StateArgs),
     /// Maintain the archive (retention).
@@ -96,6 +99,7 @@ pub fn dispatch(args: Args) -> Result<(), Failure> {
         Command::Rules(rules) => rules::execute(&rules),
         Command::Audit(audit) => audit::execute(&audit),
         Command::State(state) => state::execute(&state),
+        Command::Sign(sign) => sign::execute(&sign),
         #[cfg(feature = "kafka")]
         Command::Produce(produce) => produce::execute(&produce),
         #[cfg(feature = "archive")]

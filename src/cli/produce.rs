@@ -24,6 +24,11 @@ pub struct ProduceArgs {
     /// Bootstrap servers, overriding `[kafka] brokers`.
     #[arg(long)]
     brokers: Option<String>,
+    /// Sign each message (headers `vigil-signed-at` and `vigil-signature`)
+    /// with the key in `VIGIL_SIGNING_KEY` or the file `VIGIL_SIGNING_KEY_FILE`
+    /// names.
+    #[arg(long)]
+    sign: bool,
 }
 
 /// Publishes the input and prints what was sent on stderr.
@@ -38,9 +43,14 @@ pub fn execute(args: &ProduceArgs) -> Result<(), Failure> {
             "no brokers: pass --brokers, set [kafka] brokers or VIGIL_KAFKA_BROKERS"
         )));
     }
+    let signer = if args.sign {
+        Some(super::sign::signing_key()?)
+    } else {
+        None
+    };
     let input = open_input(&args.input).map_err(Failure::usage)?;
-    let stats =
-        vigil::kafka::produce_lines(&config.kafka, &args.topic, input).map_err(Failure::runtime)?;
+    let stats = vigil::kafka::produce_lines(&config.kafka, &args.topic, input, signer.as_ref())
+        .map_err(Failure::runtime)?;
     eprintln!(
         "published {} messages to {} ({} failed, {} blank lines skipped)",
         stats.messages, args.topic, stats.failed, stats.blank

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::Args;
 use vigil::config::Config;
+use vigil::event::signing::{self, Verifier};
 use vigil::http::{ApiState, HttpState, Tokens, serve};
 use vigil::metrics::Metrics;
 use vigil::pipeline::{Checkpoints, CollectorSinks, Pipeline, RunSummary, StreamSink};
@@ -77,6 +78,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
             "--shards must be at least 1"
         )));
     }
+    let verifier = signature_check(&config)?;
     let stop = stop_on_signals()?;
     let rules = start_rules(&config.rules, args.rules.as_deref(), args.no_rules)?;
     let metrics = wants_listener(&config, args).then(Metrics::new);
@@ -99,6 +101,7 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
         observed.as_ref().map(|o| &o.metrics),
         &stop,
         resumed,
+        verifier.as_ref(),
     )?;
     let mut pipeline = Pipeline::new(config, shards).map_err(Failure::usage)?;
     if let Some(checkpoints) = checkpoints {
@@ -106,6 +109,9 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     }
     if let Some(rules) = &rules {
         pipeline = pipeline.with_rules(rules.feed.clone());
+    }
+    if let Some(verifier) = verifier {
+        pipeline = pipeline.with_signing(verifier);
     }
     let (pipeline, stream) = archive.attach(pipeline, source.stream);
     let sinks = CollectorSinks {
@@ -131,6 +137,24 @@ pub fn execute(args: &RunArgs) -> Result<(), Failure> {
     archive.finish()?;
     print_summary(args, &summary, rules.as_ref());
     Ok(())
+}
+
+/// The signature check `[input] require_signature` asks for, with the key
+/// from the environment.
+fn signature_check(config: &Config) -> Result<Option<Verifier>, Failure> {
+    if !config.input.require_signature {
+        return Ok(None);
+    }
+    let key = signing::key_from_environment()
+        .map_err(Failure::usage)?
+        .ok_or_else(|| {
+            Failure::usage(anyhow::anyhow!(
+                "input.require_signature is set, but neither {0} nor {0}_FILE holds the signing key",
+                signing::KEY_VARIABLE
+            ))
+        })?;
+    let window = std::time::Duration::from_secs(config.input.signature_window_secs);
+    Ok(Some(Verifier::new(key, window)))
 }
 
 /// The state folder's snapshot store and the snapshot to resume from, when
@@ -268,9 +292,10 @@ fn open_source(
     metrics: Option<&Metrics>,
     stop: &Arc<AtomicBool>,
     resumed: Option<&[SourcePosition]>,
+    verifier: Option<&Verifier>,
 ) -> Result<Source, Failure> {
     if config.kafka.enabled() {
-        return open_kafka(config, args, metrics, stop, resumed);
+        return open_kafka(config, args, metrics, stop, resumed, verifier);
     }
     let input = open_input(&args.input).map_err(Failure::usage)?;
     Ok(Source {
@@ -292,6 +317,7 @@ fn open_kafka(
     metrics: Option<&Metrics>,
     stop: &Arc<AtomicBool>,
     resumed: Option<&[SourcePosition]>,
+    verifier: Option<&Verifier>,
 ) -> Result<Source, Failure> {
     use vigil::kafka::{KafkaInput, Ledger, TopicSink, subscribe};
 
@@ -300,7 +326,12 @@ fn open_kafka(
     let consumer = Arc::new(subscribe(&config.kafka, &ledger, metrics).map_err(Failure::usage)?);
     let mut sink = TopicSink::new(&config.kafka, Some(Arc::clone(&consumer)), ledger.clone())
         .map_err(Failure::usage)?;
-    let mut input = KafkaInput::new(consumer, ledger, stop, options_of(config, args));
+    let mut input = KafkaInput::new(
+        consumer,
+        ledger,
+        stop,
+        options_of(config, args, verifier.cloned()),
+    );
     if let Some(positions) = resumed {
         sink = sink.committing_at_snapshots(positions);
         input = input.resuming_from(positions);
@@ -315,13 +346,18 @@ fn open_kafka(
 
 /// When the Kafka input ends by itself.
 #[cfg(feature = "kafka")]
-fn options_of(config: &Config, args: &RunArgs) -> vigil::kafka::SourceOptions {
+fn options_of(
+    config: &Config,
+    args: &RunArgs,
+    signing: Option<Verifier>,
+) -> vigil::kafka::SourceOptions {
     vigil::kafka::SourceOptions {
         idle_exit: args
             .idle_exit_secs
             .filter(|secs| secs.is_finite() && *secs > 0.0)
             .map(std::time::Duration::from_secs_f64),
         partition_idle: std::time::Duration::from_millis(config.kafka.partition_idle_ms),
+        signing,
     }
 }
 
@@ -332,6 +368,7 @@ fn open_kafka(
     _metrics: Option<&Metrics>,
     _stop: &Arc<AtomicBool>,
     _resumed: Option<&[SourcePosition]>,
+    _verifier: Option<&Verifier>,
 ) -> Result<Source, Failure> {
     Err(Failure::usage(anyhow::anyhow!(
         "[kafka] names brokers, but this vigil was built without the `kafka` feature"

@@ -6,6 +6,7 @@
 mod decode;
 mod reject;
 mod route;
+pub mod signing;
 
 use std::borrow::Cow;
 use std::net::IpAddr;

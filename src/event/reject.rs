@@ -29,11 +29,17 @@ pub enum RejectReason {
     TooLarge,
     /// The event is older than the accepted lateness for its user.
     LateEvent,
+    /// Signing is required and the record carries no signature.
+    MissingSignature,
+    /// The signature is malformed or does not match the record.
+    BadSignature,
+    /// The signature's time lies outside the accepted window (a replay).
+    StaleSignature,
 }
 
 impl RejectReason {
     /// Every reason, in a stable order for reports.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::InvalidUtf8,
         Self::InvalidJson,
         Self::NotAnObject,
@@ -44,6 +50,9 @@ impl RejectReason {
         Self::InvalidValue,
         Self::TooLarge,
         Self::LateEvent,
+        Self::MissingSignature,
+        Self::BadSignature,
+        Self::StaleSignature,
     ];
 
     /// The `snake_case` name used in dead-letter records and metrics.
@@ -60,6 +69,9 @@ impl RejectReason {
             Self::InvalidValue => "invalid_value",
             Self::TooLarge => "too_large",
             Self::LateEvent => "late_event",
+            Self::MissingSignature => "missing_signature",
+            Self::BadSignature => "bad_signature",
+            Self::StaleSignature => "stale_signature",
         }
     }
 }

@@ -15,12 +15,16 @@ use crate::time::Timestamp;
 
 const KEY: &[u8] = b"\"user_id\"";
 const TIME_KEY: &[u8] = b"\"timestamp\"";
+const ENVELOPE_KEY: &[u8] = b"\"event\"";
 
 /// The bytes that decide which shard owns a record: the text of its
-/// top-level `user_id` string, or the whole record when none is found.
+/// top-level `user_id` string (for a signed envelope, the `user_id` of the
+/// event inside), or the whole record when none is found.
 #[must_use]
 pub fn route_key(record: &[u8]) -> Cow<'_, [u8]> {
-    match top_level_user_id(record) {
+    let user_id =
+        top_level_user_id(record).or_else(|| enveloped_event(record).and_then(top_level_user_id));
+    match user_id {
         Some(raw) if raw.contains(&b'\\') => {
             unescape(raw).map_or(Cow::Borrowed(record), Cow::Owned)
         }
@@ -50,8 +54,24 @@ fn top_level_user_id(record: &[u8]) -> Option<&[u8]> {
     top_level_string(record, KEY)
 }
 
-/// The raw text of the top-level string under `key` (quotes included).
+/// The text from the object under the top-level key `event` to the end of
+/// the record; its own top level is the event's.
+fn enveloped_event(record: &[u8]) -> Option<&[u8]> {
+    top_level_value(record, ENVELOPE_KEY, object_after_key)
+}
+
+/// The raw text inside the top-level string under `key`.
 fn top_level_string<'r>(record: &'r [u8], key: &[u8]) -> Option<&'r [u8]> {
+    top_level_value(record, key, value_after_key)
+}
+
+/// What `read` makes of the value after the first top-level `key` (quotes
+/// included) it accepts.
+fn top_level_value<'r>(
+    record: &'r [u8],
+    key: &[u8],
+    read: fn(&'r [u8], usize) -> Option<&'r [u8]>,
+) -> Option<&'r [u8]> {
     let mut depth = 0_u32;
     let mut i = 0;
     while i < record.len() {
@@ -60,7 +80,7 @@ fn top_level_string<'r>(record: &'r [u8], key: &[u8]) -> Option<&'r [u8]> {
                 let end = string_end(record, i)?;
                 if depth == 1
                     && &record[i..=end] == key
-                    && let Some(value) = value_after_key(record, end + 1)
+                    && let Some(value) = read(record, end + 1)
                 {
                     return Some(value);
                 }
@@ -109,6 +129,17 @@ fn value_after_key(record: &[u8], from: usize) -> Option<&[u8]> {
     Some(&record[i + 1..end])
 }
 
+/// The record from the object that follows `: ` after a key, if the key
+/// is followed by a colon and an object.
+fn object_after_key(record: &[u8], from: usize) -> Option<&[u8]> {
+    let mut i = skip_space(record, from);
+    if record.get(i) != Some(&b':') {
+        return None;
+    }
+    i = skip_space(record, i + 1);
+    (record.get(i) == Some(&b'{')).then(|| &record[i..])
+}
+
 fn skip_space(record: &[u8], mut i: usize) -> usize {
     while matches!(record.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         i += 1;
@@ -126,6 +157,12 @@ mod tests {
         let expected = Timestamp::parse_rfc3339("2026-11-02T09:00:00Z").unwrap();
         assert_eq!(event_time(record), Some(expected));
         assert_eq!(event_time(br#"{"timestamp":"yesterday"}"#), None);
+    }
+
+    #[test]
+    fn a_signed_envelope_routes_by_the_user_id_of_its_event() {
+        let record = br#"{"signed_at":1,"signature":"00","event":{"details":{"user_id":"x"},"user_id":"carol"}}"#;
+        assert_eq!(route_key(record).as_ref(), b"carol");
     }
 
     #[test]

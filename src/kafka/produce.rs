@@ -4,12 +4,14 @@
 use std::io::{self, BufRead};
 use std::time::Duration;
 
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
 
 use super::client::KafkaSetupError;
 use super::sink::{output_producer, send};
 use crate::config::KafkaConfig;
 use crate::event::route_key;
+use crate::event::signing::{SIGNATURE_HEADER, SIGNED_AT_HEADER, SigningKey};
 
 /// How long the final flush waits for outstanding deliveries.
 const FLUSH_TIMEOUT: Duration = Duration::from_mins(1);
@@ -46,7 +48,8 @@ pub enum ProduceError {
 
 /// Publishes every non-blank line of `input` to `topic`, keyed by the
 /// line's `user_id` (lines without one are published unkeyed, so the
-/// consumer can refuse them with a reason).
+/// consumer can refuse them with a reason). With `signer`, each message
+/// carries its signature and signing time (now) in headers.
 ///
 /// # Errors
 /// Returns setup, read or produce errors.
@@ -54,6 +57,7 @@ pub fn produce_lines(
     config: &KafkaConfig,
     topic: &str,
     input: impl BufRead,
+    signer: Option<&SigningKey>,
 ) -> Result<ProduceStats, ProduceError> {
     let producer = output_producer(config)?;
     let mut stats = ProduceStats::default();
@@ -71,6 +75,9 @@ pub fn produce_lines(
         if key.len() < record.len() {
             message = message.key(key.as_ref());
         }
+        if let Some(signer) = signer {
+            message = message.headers(signature_headers(signer, record));
+        }
         send(&producer, message).map_err(|source| ProduceError::Produce {
             topic: topic.to_owned(),
             source,
@@ -85,4 +92,19 @@ pub fn produce_lines(
         })?;
     stats.failed = producer.context().failed();
     Ok(stats)
+}
+
+/// Headers signing `record` as of now.
+fn signature_headers(signer: &SigningKey, record: &[u8]) -> OwnedHeaders {
+    let signed_at = chrono::Utc::now().timestamp();
+    let signature = signer.sign(signed_at, record);
+    OwnedHeaders::new_with_capacity(2)
+        .insert(Header {
+            key: SIGNED_AT_HEADER,
+            value: Some(signed_at.to_string().as_bytes()),
+        })
+        .insert(Header {
+            key: SIGNATURE_HEADER,
+            value: Some(signature.as_bytes()),
+        })
 }

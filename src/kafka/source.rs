@@ -13,13 +13,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::message::Message;
+use rdkafka::message::{BorrowedHeaders, Headers, Message};
 use rdkafka::{ClientContext, TopicPartitionList};
 
 use super::client::{KafkaSetupError, client_config};
 use super::ledger::{Ledger, Position};
 use crate::config::KafkaConfig;
 use crate::event::event_time;
+use crate::event::signing::{SIGNATURE_HEADER, SIGNED_AT_HEADER, Verifier, write_envelope};
 use crate::metrics::Metrics;
 use crate::state::SourcePosition;
 use crate::time::Timestamp;
@@ -101,6 +102,10 @@ pub struct SourceOptions {
     /// How long a partition may deliver nothing before the watermark stops
     /// waiting for it (`[kafka] partition_idle_ms`).
     pub partition_idle: Duration,
+    /// With signing required: the check of messages' signatures. Each
+    /// message is then handed on as a signed envelope built from its
+    /// headers, and only messages whose signature holds move the watermark.
+    pub signing: Option<Verifier>,
 }
 
 /// Joins the consumer group and subscribes to the configured topics.
@@ -258,7 +263,11 @@ impl KafkaInput {
                         // in place now, and may have changed since the last.
                         self.note_assignment(&consumer);
                     }
-                    self.append(message.payload().unwrap_or_default(), position);
+                    self.append(
+                        message.payload().unwrap_or_default(),
+                        message.headers(),
+                        position,
+                    );
                     wait = Duration::ZERO;
                 }
                 Some(Err(e)) => {
@@ -300,9 +309,13 @@ impl KafkaInput {
     /// A partition that has delivered nothing for the partition idle time no
     /// longer holds the watermark back, so one quiet partition does not
     /// stall cross-user rules; its next event may then arrive late.
-    fn advance_watermark(&mut self, position: &Position, payload: &[u8]) -> Option<Timestamp> {
+    fn advance_watermark(
+        &mut self,
+        position: &Position,
+        payload: Option<&[u8]>,
+    ) -> Option<Timestamp> {
         let now = self.last_message;
-        if let Some(at) = event_time(payload) {
+        if let Some(at) = payload.and_then(event_time) {
             let found = self
                 .partition_times
                 .iter_mut()
@@ -387,9 +400,17 @@ impl KafkaInput {
     /// Appends one message as one line. Line breaks inside a message (a
     /// pretty-printed JSON object) become spaces, which JSON reads as
     /// whitespace, so the message stays one record.
-    fn append(&mut self, payload: &[u8], position: Position) {
+    fn append(&mut self, payload: &[u8], headers: Option<&BorrowedHeaders>, position: Position) {
         let start = self.buffer.len();
-        self.buffer.extend_from_slice(payload);
+        let trusted = if let Some(verifier) = &self.options.signing {
+            let (signed_at, signature) = signature_headers(headers);
+            write_envelope(&mut self.buffer, payload, signed_at, signature);
+            let now = chrono::Utc::now().timestamp();
+            verifier.open(&self.buffer[start..], now).is_ok()
+        } else {
+            self.buffer.extend_from_slice(payload);
+            true
+        };
         for byte in &mut self.buffer[start..] {
             if *byte == b'\n' || *byte == b'\r' {
                 *byte = b' ';
@@ -399,7 +420,7 @@ impl KafkaInput {
         self.lines += 1;
         self.last_message = Instant::now();
         self.first_message.get_or_insert(self.last_message);
-        let watermark = self.advance_watermark(&position, payload);
+        let watermark = self.advance_watermark(&position, trusted.then_some(payload));
         self.ledger.push(self.lines, position, watermark);
     }
 }
@@ -425,6 +446,19 @@ impl BufRead for KafkaInput {
     fn consume(&mut self, amount: usize) {
         self.position = (self.position + amount).min(self.buffer.len());
     }
+}
+
+/// The signing time and signature a message's headers carry, when they do.
+fn signature_headers(headers: Option<&BorrowedHeaders>) -> (Option<&[u8]>, Option<&[u8]>) {
+    let (mut signed_at, mut signature) = (None, None);
+    for header in headers.into_iter().flat_map(Headers::iter) {
+        match header.key {
+            SIGNED_AT_HEADER => signed_at = header.value,
+            SIGNATURE_HEADER => signature = header.value,
+            _ => {}
+        }
+    }
+    (signed_at, signature)
 }
 
 /// Stores `next` offsets (one past the last processed message) for the

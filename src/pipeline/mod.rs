@@ -26,6 +26,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 
 use crate::config::{Config, ConfigError};
 use crate::detect::DetectorSet;
+use crate::event::signing::Verifier;
 use crate::rules::RuleFeed;
 use crate::state::{CollectorState, ShardState};
 use checkpoint::Checkpointer;
@@ -69,6 +70,7 @@ impl Pipeline {
             user_clocks: Arc::new(user_clocks),
             limits: config.profile.limits(),
             decode_limits: config.input.limits(),
+            signing: None,
             lateness_secs: config.profile.lateness_secs,
             rules: None,
             taps: None,
@@ -89,6 +91,14 @@ impl Pipeline {
     pub fn with_checkpoints(mut self, checkpoints: Checkpoints) -> Self {
         self.settings.snapshot = true;
         self.checkpoints = std::sync::Mutex::new(Some(checkpoints));
+        self
+    }
+
+    /// The same pipeline refusing records whose signature `verifier` does
+    /// not accept.
+    #[must_use]
+    pub fn with_signing(mut self, verifier: Verifier) -> Self {
+        self.settings.signing = Some(Arc::new(verifier));
         self
     }
 
@@ -251,7 +261,7 @@ fn work(
     recycle: &Sender<RecordBatch>,
 ) -> Shard {
     for (done, mut batch) in (0_u64..).zip(batches) {
-        shard.refresh_rules();
+        shard.begin_batch();
         let mut output = ShardOutput {
             shard: index,
             through_line: batch.through_line,

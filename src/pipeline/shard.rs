@@ -10,6 +10,7 @@ use rustc_hash::FxHashMap;
 
 use super::dead_letter::DeadLetter;
 use crate::detect::{Context, DetectorSet, Finding};
+use crate::event::signing::Verifier;
 use crate::event::{DecodeLimits, Event, EventType, Reject, RejectReason, decode};
 use crate::profile::{Profile, ProfileLimits};
 use crate::rules::{RuleEvent, RuleFeed, RuleStage, StageKind};
@@ -30,6 +31,8 @@ pub struct ShardSettings {
     pub limits: ProfileLimits,
     /// Decoder bounds.
     pub decode_limits: DecodeLimits,
+    /// Checks records' signatures, when signing is required.
+    pub signing: Option<Arc<Verifier>>,
     /// How late (behind the user's latest event) an event may arrive, in seconds.
     pub lateness_secs: u32,
     /// The rules to run, when any are loaded.
@@ -127,6 +130,9 @@ pub struct Shard {
     stats: ShardStats,
     cold_start_skips: Vec<u64>,
     tap: Option<Box<dyn EventTap>>,
+    /// The wall clock (Unix seconds) signatures are checked against, read
+    /// once per batch.
+    now_secs: i64,
 }
 
 impl Shard {
@@ -146,20 +152,31 @@ impl Shard {
             profiles: FxHashMap::default(),
             stats: ShardStats::default(),
             cold_start_skips: vec![0; detectors],
+            now_secs: 0,
         }
     }
 
-    /// Takes a newly published rule set, if there is one; called between
-    /// batches.
-    pub fn refresh_rules(&mut self) {
+    /// Gets ready for the next batch: takes a newly published rule set, if
+    /// there is one, and reads the clock signatures are checked against.
+    pub fn begin_batch(&mut self) {
         if let (Some(stage), Some(feed)) = (self.rules.as_mut(), self.settings.rules.as_ref()) {
             stage.refresh(feed);
+        }
+        if self.settings.signing.is_some() {
+            self.now_secs = chrono::Utc::now().timestamp();
         }
     }
 
     /// Processes one record found at `line` of the input.
     pub fn process(&mut self, record: &[u8], line: u64, out: &mut ShardOutput) {
-        let event = match decode(record, &self.settings.decode_limits) {
+        let payload = match &self.settings.signing {
+            Some(verifier) => match verifier.open(record, self.now_secs) {
+                Ok(payload) => payload,
+                Err(reject) => return refuse(record, line, reject, out),
+            },
+            None => record,
+        };
+        let event = match decode(payload, &self.settings.decode_limits) {
             Ok(event) => event,
             Err(reject) => return refuse(record, line, reject, out),
         };
@@ -173,7 +190,7 @@ impl Shard {
                 if let Some(tap) = self.tap.as_mut() {
                     tap.event(&event);
                 }
-                self.run_rules(&event, local, record, line, out);
+                self.run_rules(&event, local, payload, line, out);
             }
             Ok(None) => {
                 self.stats.duplicates += 1;
