@@ -305,6 +305,9 @@ pub struct ProfileConfig {
     pub max_ips_per_user: usize,
     /// Keys counted per user.
     pub max_keys_per_user: usize,
+    /// Users with a profile in memory at most (over all shards); past it,
+    /// the profiles idle longest are evicted and counted.
+    pub max_users: usize,
     /// Event ids remembered per user, so an event delivered twice (same
     /// `event_id`, after a restart or rebalance) counts once; 0 turns the
     /// check off.
@@ -320,6 +323,7 @@ impl Default for ProfileConfig {
             lateness_secs: 3_600,
             max_ips_per_user: limits.max_ips_per_user,
             max_keys_per_user: limits.max_keys_per_user,
+            max_users: 1_000_000,
             recent_event_ids: limits.recent_event_ids,
         }
     }
@@ -425,6 +429,9 @@ impl Config {
         }
         if self.input.max_event_bytes < 64 {
             problems.push("input.max_event_bytes must be at least 64".to_owned());
+        }
+        if self.profile.max_users == 0 {
+            problems.push("profile.max_users must be above 0".to_owned());
         }
         if self.input.signature_window_secs == 0 {
             problems.push("input.signature_window_secs must be above 0".to_owned());

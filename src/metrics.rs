@@ -44,10 +44,11 @@ pub struct Metrics {
     action_duration: HistogramVec,
     outbox_depth: IntGauge,
     signals_silenced: IntCounter,
+    profiles_evicted: IntCounter,
 }
 
 /// Metric names as exported, for documentation and tests.
-pub const METRIC_NAMES: [&str; 19] = [
+pub const METRIC_NAMES: [&str; 20] = [
     "vigil_events_processed_total",
     "vigil_events_rejected_total",
     "vigil_events_duplicate_total",
@@ -67,6 +68,7 @@ pub const METRIC_NAMES: [&str; 19] = [
     "vigil_actions_duration_seconds",
     "vigil_actions_outbox_depth",
     "vigil_signals_silenced_total",
+    "vigil_profiles_evicted_total",
 ];
 
 /// Action outcomes counted per attempt.
@@ -204,6 +206,10 @@ impl Metrics {
                 ),
             ),
             signals_silenced: counter(18, "Signals muted by a silence; they join no incident."),
+            profiles_evicted: counter(
+                19,
+                "Profiles evicted, idle longest first, to stay within [profile] max_users.",
+            ),
             registry,
         }
     }
@@ -303,6 +309,7 @@ impl Recorder {
     pub fn shard_report(&mut self, output: &ShardOutput) {
         self.events.inc_by(output.processed);
         self.metrics.duplicates.inc_by(output.duplicates);
+        self.metrics.profiles_evicted.inc_by(output.evicted);
         self.metrics
             .failed_authentications
             .inc_by(output.failed_authentications);

@@ -69,6 +69,7 @@ impl Pipeline {
             clock,
             user_clocks: Arc::new(user_clocks),
             limits: config.profile.limits(),
+            max_users: config.profile.max_users.div_ceil(shards.max(1)),
             decode_limits: config.input.limits(),
             signing: None,
             lateness_secs: config.profile.lateness_secs,

@@ -18,6 +18,9 @@ use crate::signal::{Signal, SignalSource};
 use crate::state::ShardState;
 use crate::time::{LocalClock, LocalTime, SECOND_MS, Timestamp};
 
+/// At the user limit, one eviction pass frees this share (1/n) of it.
+const EVICTION_SHARE: usize = 16;
+
 /// What a shard needs to know, shared by all shards of a run.
 #[derive(Clone)]
 pub struct ShardSettings {
@@ -29,6 +32,9 @@ pub struct ShardSettings {
     pub user_clocks: Arc<BTreeMap<String, LocalClock>>,
     /// Profile bounds.
     pub limits: ProfileLimits,
+    /// Users this shard keeps a profile for at most; past it, the profiles
+    /// idle longest are evicted.
+    pub max_users: usize,
     /// Decoder bounds.
     pub decode_limits: DecodeLimits,
     /// Checks records' signatures, when signing is required.
@@ -80,6 +86,8 @@ pub struct ShardOutput {
     pub processed: u64,
     /// Events dropped as redeliveries in this batch.
     pub duplicates: u64,
+    /// Profiles evicted in this batch to stay within the user limit.
+    pub evicted: u64,
     /// Failed authentication events in this batch.
     pub failed_authentications: u64,
     /// Users the shard holds after the batch.
@@ -118,6 +126,8 @@ pub struct ShardStats {
     pub duplicates: u64,
     /// Authentication events that failed.
     pub failed_authentications: u64,
+    /// Profiles evicted to stay within the user limit.
+    pub evicted: u64,
     /// Evaluations skipped because the user was in cold start, by detector.
     pub cold_start_skips: BTreeMap<&'static str, u64>,
 }
@@ -221,6 +231,34 @@ impl Shard {
         }
     }
 
+    /// Before a profile is created for a new user at the shard's limit,
+    /// evicts the profiles idle longest (by event time). A sixteenth of the
+    /// limit goes at once, so a flood of new user ids costs one scan per
+    /// many evictions rather than one per new user.
+    fn make_room_for(&mut self, user_id: &str, out: &mut ShardOutput) {
+        let limit = self.settings.max_users;
+        if self.profiles.len() < limit || self.profiles.contains_key(user_id) {
+            return;
+        }
+        let count = (limit / EVICTION_SHARE).clamp(1, self.profiles.len());
+        let mut by_idleness: Vec<(Timestamp, &Box<str>)> = self
+            .profiles
+            .iter()
+            .map(|(user, profile)| (profile.last_seen, user))
+            .collect();
+        by_idleness.select_nth_unstable_by_key(count - 1, |(last_seen, _)| *last_seen);
+        let evicted: Vec<Box<str>> = by_idleness[..count]
+            .iter()
+            .map(|(_, user)| (*user).clone())
+            .collect();
+        for user in &evicted {
+            self.profiles.remove(user);
+        }
+        self.stats.evicted += evicted.len() as u64;
+        out.evicted += evicted.len() as u64;
+        tracing::debug!(evicted = evicted.len(), limit, "Idle profiles evicted");
+    }
+
     /// Applies the event to its user's profile and runs the detectors;
     /// `None` when the event's id is among the user's recent ones (the
     /// source delivered it again, and it was already counted).
@@ -229,6 +267,7 @@ impl Shard {
         event: &Event<'_>,
         out: &mut ShardOutput,
     ) -> Result<Option<LocalTime>, Reject> {
+        self.make_room_for(&event.user_id, out);
         let settings = &self.settings;
         let clock = user_clock(settings, &event.user_id);
         let local = clock.local(event.timestamp);
@@ -432,3 +471,6 @@ fn signal(detector: &'static str, finding: Finding, event: &Event<'_>) -> Signal
         group: None,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -31,6 +31,8 @@ pub struct RunSummary {
     pub incidents: BTreeMap<String, Incident>,
     /// Users with a profile at the end.
     pub users: u64,
+    /// Profiles evicted to stay within `[profile] max_users`.
+    pub evicted: u64,
     /// Users still in cold start at the end, by detector.
     pub cold_start_users: BTreeMap<&'static str, u64>,
     /// Evaluations skipped for cold start, by detector.
@@ -67,6 +69,7 @@ impl RunSummary {
             actions: collected.actions,
             actions_wait: collected.actions_wait,
             users: 0,
+            evicted: 0,
             cold_start_users: BTreeMap::new(),
             cold_start_skips: BTreeMap::new(),
             state_bytes: 0,
@@ -76,6 +79,7 @@ impl RunSummary {
             let stats = shard.stats();
             summary.events += stats.events;
             summary.duplicates += stats.duplicates;
+            summary.evicted += stats.evicted;
             summary.users += shard.users() as u64;
             summary.state_bytes += shard.state_bytes() as u64;
             add_counts(&mut summary.cold_start_skips, stats.cold_start_skips);
@@ -129,6 +133,13 @@ impl fmt::Display for RunSummary {
         )?;
         for (reason, count) in &self.rejects {
             writeln!(f, "  rejected {reason}: {count}")?;
+        }
+        if self.evicted > 0 {
+            writeln!(
+                f,
+                "  profiles evicted (idle longest, over [profile] max_users): {}",
+                self.evicted
+            )?;
         }
         for (name, count) in &self.signals {
             writeln!(f, "  signal {name}: {count}")?;
