@@ -44,10 +44,12 @@ pub struct Metrics {
     action_duration: HistogramVec,
     outbox_depth: IntGauge,
     signals_silenced: IntCounter,
+    http_connections_refused: IntCounter,
+    http_header_timeouts: IntCounter,
 }
 
 /// Metric names as exported, for documentation and tests.
-pub const METRIC_NAMES: [&str; 19] = [
+pub const METRIC_NAMES: [&str; 21] = [
     "vigil_events_processed_total",
     "vigil_events_rejected_total",
     "vigil_events_duplicate_total",
@@ -67,6 +69,8 @@ pub const METRIC_NAMES: [&str; 19] = [
     "vigil_actions_duration_seconds",
     "vigil_actions_outbox_depth",
     "vigil_signals_silenced_total",
+    "vigil_http_connections_refused_total",
+    "vigil_http_header_timeouts_total",
 ];
 
 /// Action outcomes counted per attempt.
@@ -204,6 +208,15 @@ impl Metrics {
                 ),
             ),
             signals_silenced: counter(18, "Signals muted by a silence; they join no incident."),
+            http_connections_refused: counter(
+                19,
+                "HTTP connections closed on arrival because max_connections were being served.",
+            ),
+            http_header_timeouts: counter(
+                20,
+                "HTTP connections closed because a request's headers (or the TLS handshake) \
+                 did not arrive within header_timeout_ms.",
+            ),
             registry,
         }
     }
@@ -229,6 +242,15 @@ impl Metrics {
             durations: Arc::new(durations),
             outbox_depth: self.outbox_depth.clone(),
             silenced: self.signals_silenced.clone(),
+        }
+    }
+
+    /// Handles for the HTTP listener.
+    #[must_use]
+    pub fn http(&self) -> HttpMetrics {
+        HttpMetrics {
+            connections_refused: self.http_connections_refused.clone(),
+            header_timeouts: self.http_header_timeouts.clone(),
         }
     }
 
@@ -427,5 +449,24 @@ impl ActionMetrics {
     /// A signal muted by a silence.
     pub fn silenced(&self) {
         self.silenced.inc();
+    }
+}
+
+/// The HTTP listener's handles.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    connections_refused: IntCounter,
+    header_timeouts: IntCounter,
+}
+
+impl HttpMetrics {
+    /// A connection closed on arrival because the listener was full.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A connection closed because its headers came too slowly.
+    pub fn header_timed_out(&self) {
+        self.header_timeouts.inc();
     }
 }
