@@ -25,7 +25,8 @@ WORKDIR /var/lib/vigil
 EXPOSE 9898
 # Healthy while the HTTP listener answers /healthz. The default command
 # serves it; `docker run vigil demo` does not, so that short run reports
-# unhealthy until it ends.
+# unhealthy until it ends. The check speaks plain HTTP: replace it when
+# the listener serves HTTPS (`[http] tls_cert_file`).
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9898 && printf 'GET /healthz HTTP/1.0\\r\\n\\r\\n' >&3 && head -1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["vigil"]

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
@@ -15,6 +16,7 @@ use toml::{Table, Value};
 use crate::detect::DetectorsConfig;
 use crate::email::EmailConfig;
 use crate::event::DecodeLimits;
+use crate::http::Limits;
 use crate::incident::IncidentConfig;
 use crate::profile::ProfileLimits;
 use crate::respond::{BlocklistConfig, GatewayConfig, ResponseConfig, WebhookConfig, url_problem};
@@ -36,7 +38,7 @@ pub struct Config {
     pub rules: RulesConfig,
     /// The Kafka source and topics; off while `brokers` is empty.
     pub kafka: KafkaConfig,
-    /// The HTTP listener for metrics and health checks.
+    /// The HTTP listener for metrics, health checks and the `/v1` API.
     pub http: HttpConfig,
     /// The hash-chained audit log.
     pub audit: AuditConfig,
@@ -139,13 +141,90 @@ impl StateConfig {
     }
 }
 
-/// `[http]`: where `/metrics`, `/healthz` and `/readyz` are served.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+/// `[http]`: where `/metrics`, `/healthz`, `/readyz` and the `/v1` API are
+/// served, and how the listener protects itself from slow or too many
+/// clients. The TLS private key never lives here: it comes from
+/// `VIGIL_HTTP_TLS_KEY_FILE` (or `VIGIL_HTTP_TLS_KEY`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// `host:port` to listen on, such as `127.0.0.1:9898`; empty for no
     /// listener (`vigil run --listen` overrides it).
     pub listen: String,
+    /// PEM file with the certificate chain, leaf first; set, the listener
+    /// serves HTTPS only. Empty serves plain HTTP.
+    pub tls_cert_file: String,
+    /// How long a client has to send a request's headers, in milliseconds:
+    /// from the connection's opening (TLS handshake included) for its first
+    /// request, from the first byte for later ones. A client that is slower
+    /// is disconnected, so trickled headers cannot hold a connection.
+    pub header_timeout_ms: u64,
+    /// How long one request may take from its headers to its response,
+    /// reading the body included, in milliseconds; past it the client gets
+    /// 503.
+    pub request_timeout_ms: u64,
+    /// How long a kept-alive connection may wait for its next request, in
+    /// seconds, before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more are closed as soon as they are
+    /// accepted, and counted in `vigil_http_connections_refused_total`.
+    pub max_connections: usize,
+    /// Largest request body, in bytes; a larger one gets 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: String::new(),
+            tls_cert_file: String::new(),
+            header_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            idle_timeout_secs: 60,
+            max_connections: 256,
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The listener's timeouts and limits.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        Limits {
+            header_timeout: Duration::from_millis(self.header_timeout_ms),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: self.max_connections,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let listen = self.listen.trim();
+        if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
+            problems.push(format!(
+                "http.listen: {listen:?} is not an address such as 127.0.0.1:9898"
+            ));
+        }
+        for (key, value) in [
+            ("header_timeout_ms", self.header_timeout_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+        ] {
+            if value == 0 {
+                problems.push(format!("http.{key} must be above 0"));
+            }
+        }
+        if self.max_connections == 0 {
+            problems.push("http.max_connections must be at least 1".to_owned());
+        }
+        if self.max_body_bytes == 0 {
+            problems.push("http.max_body_bytes must be at least 1".to_owned());
+        }
+        problems
+    }
 }
 
 /// `[kafka]`: read events from a consumer group and publish dead letters
@@ -421,12 +500,7 @@ impl Config {
         problems.extend(self.blocklist.problems());
         problems.extend(url_problem("gateway.revoke_url", &self.gateway.revoke_url));
         problems.extend(url_problem("webhook.url", &self.webhook.url));
-        let listen = self.http.listen.trim();
-        if !listen.is_empty() && listen.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!(
-                "http.listen: {listen:?} is not an address such as 127.0.0.1:9898"
-            ));
-        }
+        problems.extend(self.http.problems());
         if self.input.max_event_bytes < 64 {
             problems.push("input.max_event_bytes must be at least 64".to_owned());
         }

@@ -45,10 +45,12 @@ pub struct Metrics {
     outbox_depth: IntGauge,
     signals_silenced: IntCounter,
     profiles_evicted: IntCounter,
+    http_connections_refused: IntCounter,
+    http_header_timeouts: IntCounter,
 }
 
 /// Metric names as exported, for documentation and tests.
-pub const METRIC_NAMES: [&str; 20] = [
+pub const METRIC_NAMES: [&str; 22] = [
     "vigil_events_processed_total",
     "vigil_events_rejected_total",
     "vigil_events_duplicate_total",
@@ -69,6 +71,8 @@ pub const METRIC_NAMES: [&str; 20] = [
     "vigil_actions_outbox_depth",
     "vigil_signals_silenced_total",
     "vigil_profiles_evicted_total",
+    "vigil_http_connections_refused_total",
+    "vigil_http_header_timeouts_total",
 ];
 
 /// Action outcomes counted per attempt.
@@ -210,6 +214,15 @@ impl Metrics {
                 19,
                 "Profiles evicted, idle longest first, to stay within [profile] max_users.",
             ),
+            http_connections_refused: counter(
+                20,
+                "HTTP connections closed on arrival because max_connections were being served.",
+            ),
+            http_header_timeouts: counter(
+                21,
+                "HTTP connections closed because a request's headers (or the TLS handshake) \
+                 did not arrive within header_timeout_ms.",
+            ),
             registry,
         }
     }
@@ -235,6 +248,15 @@ impl Metrics {
             durations: Arc::new(durations),
             outbox_depth: self.outbox_depth.clone(),
             silenced: self.signals_silenced.clone(),
+        }
+    }
+
+    /// Handles for the HTTP listener.
+    #[must_use]
+    pub fn http(&self) -> HttpMetrics {
+        HttpMetrics {
+            connections_refused: self.http_connections_refused.clone(),
+            header_timeouts: self.http_header_timeouts.clone(),
         }
     }
 
@@ -434,5 +456,24 @@ impl ActionMetrics {
     /// A signal muted by a silence.
     pub fn silenced(&self) {
         self.silenced.inc();
+    }
+}
+
+/// The HTTP listener's handles.
+#[derive(Clone)]
+pub struct HttpMetrics {
+    connections_refused: IntCounter,
+    header_timeouts: IntCounter,
+}
+
+impl HttpMetrics {
+    /// A connection closed on arrival because the listener was full.
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    /// A connection closed because its headers came too slowly.
+    pub fn header_timed_out(&self) {
+        self.header_timeouts.inc();
     }
 }

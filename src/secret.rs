@@ -23,17 +23,58 @@ pub struct SecretFileError {
 /// # Errors
 /// Names the `…_FILE` variable and the file when it cannot be read.
 pub fn read_secret(variable: &str) -> Result<Option<String>, SecretFileError> {
-    read_secret_from(variable, |name| std::env::var(name).ok())
+    Ok(read_located_secret(variable)?.map(|secret| secret.value))
 }
 
-/// [`read_secret`] with the environment given as a lookup, so it can be
-/// tested without changing the process environment.
-fn read_secret_from(
+/// A secret and where it was found, so a caller that finds the value
+/// unusable can say where it came from without showing it.
+pub struct LocatedSecret {
+    /// The secret itself; never logged.
+    pub value: String,
+    /// The variable or file it was read from.
+    pub origin: SecretOrigin,
+}
+
+/// Where a secret was read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretOrigin {
+    /// The variable held the value itself.
+    Variable(String),
+    /// The `…_FILE` variable named a file that held it.
+    File {
+        /// The `…_FILE` variable.
+        variable: String,
+        /// The file it names.
+        path: PathBuf,
+    },
+}
+
+impl std::fmt::Display for SecretOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Variable(variable) => write!(f, "{variable}"),
+            Self::File { variable, path } => write!(f, "{variable} file {}", path.display()),
+        }
+    }
+}
+
+/// [`read_secret`] that also tells where the value came from.
+///
+/// # Errors
+/// As [`read_secret`].
+pub fn read_located_secret(variable: &str) -> Result<Option<LocatedSecret>, SecretFileError> {
+    read_located_secret_from(variable, |name| std::env::var(name).ok())
+}
+
+/// [`read_located_secret`] with the environment given as a lookup, so it
+/// can be tested without changing the process environment.
+pub(crate) fn read_located_secret_from(
     variable: &str,
     env: impl Fn(&str) -> Option<String>,
-) -> Result<Option<String>, SecretFileError> {
+) -> Result<Option<LocatedSecret>, SecretFileError> {
     if let Some(value) = env(variable) {
-        return Ok(Some(value).filter(|v| !v.is_empty()));
+        let origin = SecretOrigin::Variable(variable.to_owned());
+        return Ok(Some(LocatedSecret { value, origin }).filter(|s| !s.value.is_empty()));
     }
     let file_variable = format!("{variable}_FILE");
     let Some(path) = env(&file_variable) else {
@@ -43,7 +84,11 @@ fn read_secret_from(
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let value = text.trim_end_matches(['\r', '\n']).to_owned();
-            Ok(Some(value).filter(|v| !v.is_empty()))
+            let origin = SecretOrigin::File {
+                variable: file_variable,
+                path,
+            };
+            Ok(Some(LocatedSecret { value, origin }).filter(|s| !s.value.is_empty()))
         }
         Err(source) => Err(SecretFileError {
             variable: file_variable,
@@ -64,8 +109,9 @@ mod tests {
     #[test]
     fn the_variable_itself_wins() {
         let env = |name: &str| Some(format!("value of {name}"));
-        let secret = read_secret_from("TOKEN", env).unwrap();
-        assert_eq!(secret.as_deref(), Some("value of TOKEN"));
+        let secret = read_located_secret_from("TOKEN", env).unwrap().unwrap();
+        assert_eq!(secret.value, "value of TOKEN");
+        assert_eq!(secret.origin, SecretOrigin::Variable("TOKEN".to_owned()));
     }
 
     #[test]
@@ -74,21 +120,27 @@ mod tests {
         let path = dir.path().join("token");
         std::fs::write(&path, "s3cret\n").unwrap();
         let env = only("TOKEN_FILE", path.display().to_string());
+        let secret = read_located_secret_from("TOKEN", env).unwrap().unwrap();
+        assert_eq!(secret.value, "s3cret");
         assert_eq!(
-            read_secret_from("TOKEN", env).unwrap().as_deref(),
-            Some("s3cret")
+            secret.origin.to_string(),
+            format!("TOKEN_FILE file {}", path.display())
         );
     }
 
     #[test]
     fn an_unreadable_file_is_an_error_naming_the_variable() {
         let env = only("TOKEN_FILE", "/nonexistent/vigil/secret".to_owned());
-        let error = read_secret_from("TOKEN", env).unwrap_err();
+        let error = read_located_secret_from("TOKEN", env).err().unwrap();
         assert_eq!(error.variable, "TOKEN_FILE");
     }
 
     #[test]
     fn no_variable_means_no_secret() {
-        assert!(read_secret_from("TOKEN", |_| None).unwrap().is_none());
+        assert!(
+            read_located_secret_from("TOKEN", |_| None)
+                .unwrap()
+                .is_none()
+        );
     }
 }

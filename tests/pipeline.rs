@@ -195,6 +195,21 @@ fn a_bad_configuration_exits_with_code_two_naming_the_key() {
     );
 }
 
+#[test]
+fn a_tls_certificate_without_a_key_exits_with_code_two_naming_the_variable() {
+    let output = vigil()
+        .args(["run", "--input", "/dev/null", "--listen", "127.0.0.1:0"])
+        .env("VIGIL_HTTP_TLS_CERT_FILE", "/etc/vigil/cert.pem")
+        .env_remove("VIGIL_HTTP_TLS_KEY")
+        .env_remove("VIGIL_HTTP_TLS_KEY_FILE")
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("VIGIL_HTTP_TLS_KEY_FILE"), "{stderr}");
+}
+
 fn schema(name: &str) -> jsonschema::Validator {
     let path = format!("{}/schemas/{name}", env!("CARGO_MANIFEST_DIR"));
     let schema: serde_json::Value =

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use clap::Args;
 use vigil::config::Config;
 use vigil::event::signing::{self, Verifier};
-use vigil::http::{ApiState, HttpState, Tokens, serve};
+use vigil::http::{ApiState, HttpState, ServerTls, Tokens, serve};
 use vigil::metrics::Metrics;
 use vigil::pipeline::{Checkpoints, CollectorSinks, Pipeline, RunSummary, StreamSink};
 use vigil::respond::Response;
@@ -263,6 +263,7 @@ fn start_http(
             metrics.observe_reloads(reloads.applied, reloads.refused);
         }
     };
+    let tls = ServerTls::from_env(&config.http.tls_cert_file).map_err(Failure::usage)?;
     let tokens = Tokens::from_env().map_err(Failure::usage)?;
     if !tokens.any() {
         tracing::warn!(
@@ -278,7 +279,7 @@ fn start_http(
             tokens,
         }),
     };
-    serve(addr, state)
+    serve(addr, config.http.limits(), tls, state)
         .map_err(|e| Failure::runtime(anyhow::anyhow!("cannot listen on {addr}: {e}")))?;
     Ok(Some(Observed { metrics, ready }))
 }

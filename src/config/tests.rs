@@ -88,3 +88,59 @@ fn a_missing_file_is_an_error_naming_it() {
     let error = Config::load(Some(Path::new("/nonexistent/vigil.toml")), no_env()).unwrap_err();
     assert!(error.to_string().contains("/nonexistent/vigil.toml"));
 }
+
+#[test]
+fn http_limits_of_zero_are_refused_naming_each_key() {
+    let file = write(
+        "[http]\nheader_timeout_ms = 0\nrequest_timeout_ms = 0\nidle_timeout_secs = 0\n\
+         max_connections = 0\nmax_body_bytes = 0\n",
+    );
+
+    let error = Config::load(Some(file.path()), no_env()).unwrap_err();
+
+    let text = error.to_string();
+    for key in [
+        "header_timeout_ms",
+        "request_timeout_ms",
+        "idle_timeout_secs",
+        "max_connections",
+        "max_body_bytes",
+    ] {
+        assert!(
+            text.contains(&format!("http.{key}")),
+            "{key} missing: {text}"
+        );
+    }
+}
+
+#[test]
+fn the_tls_key_variable_is_no_configuration_key_but_the_certificate_is() {
+    let env = vec![
+        (
+            "VIGIL_HTTP_TLS_KEY_FILE".to_owned(),
+            "/run/secrets/vigil-key.pem".to_owned(),
+        ),
+        (
+            "VIGIL_HTTP_TLS_CERT_FILE".to_owned(),
+            "/etc/vigil/cert.pem".to_owned(),
+        ),
+    ];
+
+    let config = Config::load(None, env).unwrap();
+
+    assert_eq!(config.http.tls_cert_file, "/etc/vigil/cert.pem");
+    let serialized = toml::to_string(&config).unwrap();
+    assert!(!serialized.contains("vigil-key.pem"), "{serialized}");
+}
+
+#[test]
+fn the_readme_configuration_example_is_valid_and_shows_the_http_defaults() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Configuration").unwrap()..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = write(&section[start..start + section[start..].find("```").unwrap()]);
+
+    let config = Config::load(Some(example.path()), no_env()).unwrap();
+
+    assert_eq!(config.http, HttpConfig::default());
+}

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -81,6 +82,17 @@ fn authorize(state: &ApiState, headers: &HeaderMap, needed: Role) -> Result<Role
 
 fn problem(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
+}
+
+/// A body that could not be read as the JSON expected: 413 when it was
+/// over the size limit (sent in chunks, so only reading found out), else
+/// 400.
+fn bad_body(rejection: &JsonRejection) -> Response {
+    let status = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    problem(status, &rejection.body_text())
 }
 
 /// A state file could not be written: logged, and a 500 for the caller.
@@ -221,7 +233,7 @@ struct NewBlock {
 async fn add_block(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    body: Result<Json<NewBlock>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<NewBlock>, JsonRejection>,
 ) -> Response {
     let role = match authorize(&state, &headers, Role::Admin) {
         Ok(role) => role,
@@ -229,7 +241,7 @@ async fn add_block(
     };
     let Json(new) = match body {
         Ok(body) => body,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, &e.body_text()),
+        Err(rejection) => return bad_body(&rejection),
     };
     let reason = new.reason.unwrap_or_else(|| "blocked by hand".to_owned());
     match state
@@ -301,7 +313,7 @@ struct NewSilence {
 async fn add_silence(
     State(state): State<ApiState>,
     headers: HeaderMap,
-    body: Result<Json<NewSilence>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<NewSilence>, JsonRejection>,
 ) -> Response {
     let role = match authorize(&state, &headers, Role::Responder) {
         Ok(role) => role,
@@ -309,7 +321,7 @@ async fn add_silence(
     };
     let Json(new) = match body {
         Ok(body) => body,
-        Err(e) => return problem(StatusCode::BAD_REQUEST, &e.body_text()),
+        Err(rejection) => return bad_body(&rejection),
     };
     if let Some(why) = new.matcher.problem() {
         return problem(StatusCode::BAD_REQUEST, why);
