@@ -124,18 +124,58 @@ pub fn temporary_path(dest: &Path) -> PathBuf {
     dest.with_file_name(format!(".{name}.tmp"))
 }
 
+/// Columns with few distinct values (types, outcomes, endpoints, agents),
+/// the only ones worth a dictionary. For the others, user ids and addresses
+/// included, hashing every value into a dictionary cost the writer more
+/// time than it saved space after Snappy.
+const DICTIONARY_COLUMNS: [&str; 11] = [
+    "event_type",
+    "key_type",
+    "endpoint",
+    "user_agent",
+    "auth_event_type",
+    "status",
+    "type",
+    "severity",
+    "action",
+    "outcome",
+    "kind",
+];
+
+/// Free-text columns nobody narrows by range: their minimum and maximum
+/// would cost a comparison per value and never let a query skip a row
+/// group.
+const UNRANGED_COLUMNS: [&str; 10] = [
+    "event_id",
+    "user_agent",
+    "details",
+    "extra",
+    "entities",
+    "signals",
+    "actions",
+    "data",
+    "hash",
+    "prev",
+];
+
 /// How every archive file is written: Snappy (fast, so the writer thread
 /// keeps up with the pipeline), statistics per column chunk (what
-/// pruning reads), no dictionary for the columns that are unique per row.
+/// pruning reads) except for free text, and dictionaries only where values
+/// repeat a lot.
 #[must_use]
 pub fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_statistics_enabled(EnabledStatistics::Chunk)
+        .set_dictionary_enabled(false)
         .set_created_by(format!("vigil {}", env!("CARGO_PKG_VERSION")));
-    for unique in ["event_id", "hash", "prev"] {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(unique), false);
+    for few in DICTIONARY_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(few), true);
+    }
+    for text in UNRANGED_COLUMNS {
+        builder =
+            builder.set_column_statistics_enabled(ColumnPath::from(text), EnabledStatistics::None);
     }
     builder.build()
 }
@@ -235,4 +275,32 @@ pub fn file_rows(path: &Path) -> Result<u64, ArchiveError> {
     let file = File::open(path).map_err(ArchiveError::io(path))?;
     let reader = SerializedFileReader::new(file).map_err(ArchiveError::parquet(path))?;
     Ok(u64::try_from(reader.metadata().file_metadata().num_rows()).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_columns_of_few_values_get_a_dictionary() {
+        let properties = writer_properties();
+        let dictionary = |column: &str| properties.dictionary_enabled(&ColumnPath::from(column));
+
+        assert!(dictionary("event_type"));
+        assert!(dictionary("severity"));
+        assert!(!dictionary("user_id"));
+        assert!(!dictionary("event_id"));
+        assert!(!dictionary("timestamp"));
+    }
+
+    #[test]
+    fn time_columns_keep_statistics_for_pruning_and_free_text_has_none() {
+        let properties = writer_properties();
+        let statistics = |column: &str| properties.statistics_enabled(&ColumnPath::from(column));
+
+        assert_eq!(statistics("timestamp"), EnabledStatistics::Chunk);
+        assert_eq!(statistics("at"), EnabledStatistics::Chunk);
+        assert_eq!(statistics("details"), EnabledStatistics::None);
+        assert_eq!(statistics("event_id"), EnabledStatistics::None);
+    }
 }

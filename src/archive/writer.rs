@@ -21,6 +21,7 @@ use super::files::{PendingFile, day_of, partition_dir};
 use super::retention::Retention;
 use super::rows::{ActionRow, AuditRow, action_batch, audit_batch};
 use super::schema::Table;
+use crate::time::DAY_MS;
 
 /// Batches queued for the writer before shards wait for it.
 const QUEUE_BATCHES: usize = 16;
@@ -305,7 +306,15 @@ impl Writer {
     }
 }
 
+/// Past this many runs of days in one batch, the batch is split by
+/// filtering instead of slicing, so interleaved days do not make many tiny
+/// writes.
+const MAX_DAY_RUNS: usize = 16;
+
 /// The rows of `batch` grouped by the UTC day of the table's day column.
+/// Rows arrive nearly in time order, so a batch is usually one day or a few
+/// runs of days, each taken as a zero-copy slice; days that interleave more
+/// than that are gathered by a filter per day.
 fn split_by_day(
     table: Table,
     batch: &RecordBatch,
@@ -320,12 +329,17 @@ fn split_by_day(
                 table.day_column()
             ))
         })?;
-    let days: Vec<NaiveDate> = column.values().iter().map(|&ms| day_of(ms)).collect();
-    let Some(&first) = days.first() else {
-        return Ok(Vec::new());
-    };
-    if days.iter().all(|&d| d == first) {
-        return Ok(vec![(first, batch.clone())]);
+    let days: Vec<i64> = column
+        .values()
+        .iter()
+        .map(|&ms| ms.div_euclid(DAY_MS))
+        .collect();
+    let runs = day_runs(&days);
+    if runs.len() <= MAX_DAY_RUNS {
+        return Ok(runs
+            .into_iter()
+            .map(|(day, start, len)| (date_of_day(day), batch.slice(start, len)))
+            .collect());
     }
     let mut distinct = days.clone();
     distinct.sort_unstable();
@@ -335,8 +349,98 @@ fn split_by_day(
         .map(|day| {
             let mask: BooleanArray = days.iter().map(|&d| Some(d == day)).collect();
             filter_record_batch(batch, &mask)
-                .map(|part| (day, part))
+                .map(|part| (date_of_day(day), part))
                 .map_err(|e| ArchiveError::Internal(e.to_string()))
         })
         .collect()
+}
+
+/// Maximal runs of one day: (day, first row, rows).
+fn day_runs(days: &[i64]) -> Vec<(i64, usize, usize)> {
+    let mut runs: Vec<(i64, usize, usize)> = Vec::new();
+    for (row, &day) in days.iter().enumerate() {
+        match runs.last_mut() {
+            Some((last, _, len)) if *last == day => *len += 1,
+            _ => runs.push((day, row, 1)),
+        }
+    }
+    runs
+}
+
+/// The date of a day counted from 1970-01-01.
+fn date_of_day(day: i64) -> NaiveDate {
+    day_of(day.saturating_mul(DAY_MS))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+
+    use super::*;
+
+    /// A batch of the events table's day column (and a row number) at the
+    /// given days.
+    fn batch_on_days(days: &[i64]) -> RecordBatch {
+        let stamps: Vec<i64> = days.iter().map(|d| d * DAY_MS + 3_600_000).collect();
+        let rows: Vec<i64> = (0..).take(days.len()).collect();
+        let schema = Schema::new(vec![
+            Field::new(
+                Table::Events.day_column(),
+                DataType::Timestamp(TimeUnit::Millisecond, None),
+                false,
+            ),
+            Field::new("row", DataType::Int64, false),
+        ]);
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(TimestampMillisecondArray::from(stamps)),
+                Arc::new(Int64Array::from(rows)),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn rows_by_day(parts: &[(NaiveDate, RecordBatch)]) -> Vec<(String, Vec<i64>)> {
+        parts
+            .iter()
+            .map(|(day, part)| {
+                let rows = part
+                    .column(1)
+                    .as_any()
+                    .downcast_ref::<Int64Array>()
+                    .unwrap()
+                    .values()
+                    .to_vec();
+                (day.to_string(), rows)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_of_days_become_slices_in_order() {
+        let day = 20_400; // 2025-11-08
+        let parts = split_by_day(Table::Events, &batch_on_days(&[day, day, day + 1, day])).unwrap();
+        assert_eq!(
+            rows_by_day(&parts),
+            [
+                ("2025-11-08".to_owned(), vec![0, 1]),
+                ("2025-11-09".to_owned(), vec![2]),
+                ("2025-11-08".to_owned(), vec![3]),
+            ]
+        );
+    }
+
+    #[test]
+    fn interleaved_days_are_gathered_one_part_per_day() {
+        let days: Vec<i64> = (0..40).map(|i| 20_400 + i % 2).collect();
+        let parts = split_by_day(Table::Events, &batch_on_days(&days)).unwrap();
+        let found = rows_by_day(&parts);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].1, (0..40).step_by(2).collect::<Vec<i64>>());
+        assert_eq!(found[1].1, (1..40).step_by(2).collect::<Vec<i64>>());
+    }
 }
