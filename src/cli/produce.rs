@@ -1,6 +1,7 @@
 //! `vigil produce`: publish JSON lines to a Kafka topic, keyed by
 //! `user_id`, so generated or recorded traffic can feed a live vigil.
 
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -29,6 +30,10 @@ pub struct ProduceArgs {
     /// names.
     #[arg(long)]
     sign: bool,
+    /// Publish at this many messages per second, evenly, instead of as
+    /// fast as the brokers take them (for steady-load runs).
+    #[arg(long)]
+    rate: Option<NonZeroU32>,
 }
 
 /// Publishes the input and prints what was sent on stderr.
@@ -49,8 +54,14 @@ pub fn execute(args: &ProduceArgs) -> Result<(), Failure> {
         None
     };
     let input = open_input(&args.input).map_err(Failure::usage)?;
-    let stats = vigil::kafka::produce_lines(&config.kafka, &args.topic, input, signer.as_ref())
-        .map_err(Failure::runtime)?;
+    let stats = vigil::kafka::produce_lines(
+        &config.kafka,
+        &args.topic,
+        input,
+        signer.as_ref(),
+        args.rate,
+    )
+    .map_err(Failure::runtime)?;
     eprintln!(
         "published {} messages to {} ({} failed, {} blank lines skipped)",
         stats.messages, args.topic, stats.failed, stats.blank

@@ -2,7 +2,8 @@
 //! events stay in one partition and so in one consumer.
 
 use std::io::{self, BufRead};
-use std::time::Duration;
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, Producer};
@@ -49,7 +50,9 @@ pub enum ProduceError {
 /// Publishes every non-blank line of `input` to `topic`, keyed by the
 /// line's `user_id` (lines without one are published unkeyed, so the
 /// consumer can refuse them with a reason). With `signer`, each message
-/// carries its signature and signing time (now) in headers.
+/// carries its signature and signing time (now) in headers. With `rate`,
+/// messages leave at that many per second, evenly, instead of as fast as
+/// the producer takes them.
 ///
 /// # Errors
 /// Returns setup, read or produce errors.
@@ -58,9 +61,11 @@ pub fn produce_lines(
     topic: &str,
     input: impl BufRead,
     signer: Option<&SigningKey>,
+    rate: Option<NonZeroU32>,
 ) -> Result<ProduceStats, ProduceError> {
     let producer = output_producer(config)?;
     let mut stats = ProduceStats::default();
+    let pace = rate.map(Pace::new);
     for line in input.split(b'\n') {
         let line = line?;
         let record = line.strip_suffix(b"\r").unwrap_or(&line);
@@ -74,6 +79,9 @@ pub fn produce_lines(
         let mut message = BaseRecord::<[u8], [u8]>::to(topic).payload(record);
         if key.len() < record.len() {
             message = message.key(key.as_ref());
+        }
+        if let Some(pace) = &pace {
+            pace.wait_turn(stats.messages);
         }
         if let Some(signer) = signer {
             message = message.headers(signature_headers(signer, record));
@@ -92,6 +100,32 @@ pub fn produce_lines(
         })?;
     stats.failed = producer.context().failed();
     Ok(stats)
+}
+
+/// A steady publishing rate: message `n` may leave `n / rate` seconds
+/// after the first, so a slow moment is made up for rather than lost.
+struct Pace {
+    start: Instant,
+    rate: NonZeroU32,
+}
+
+impl Pace {
+    fn new(rate: NonZeroU32) -> Self {
+        Self {
+            start: Instant::now(),
+            rate,
+        }
+    }
+
+    /// Sleeps until message number `sent` (counting from 0) is due.
+    fn wait_turn(&self, sent: u64) {
+        let nanos = u128::from(sent) * 1_000_000_000 / u128::from(self.rate.get());
+        let due = self.start + Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+    }
 }
 
 /// Headers signing `record` as of now.
