@@ -3,8 +3,9 @@
 # broker and an SMTP server on 127.0.0.1 (installing them the first time),
 # then runs the unit, property and integration tests, the shipped rule
 # pack's checks and tests, the checks of the Prometheus, Grafana and compose
-# files (installing promtool and docker-compose the first time), and a smoke
-# run of the demo. The archive's HTML report is rendered in headless
+# files (installing promtool and docker-compose the first time), a smoke
+# run of the demo, and a short pass of every fuzz target (installing
+# cargo-fuzz the first time). The archive's HTML report is rendered in headless
 # Chromium, installed the first time (VIGIL_SKIP_BROWSER_TESTS=1 skips that
 # test instead). The broker and the SMTP server are stopped on exit.
 set -euo pipefail
@@ -37,3 +38,6 @@ cargo run --quiet -- demo --users 120 --days 10 --out target/demo-smoke > target
 grep -q "Injected attacks caught" target/demo-smoke.txt
 echo "demo smoke run: ok"
 target/debug/vigil audit verify target/demo-smoke/audit.jsonl
+
+# Replays each fuzz target's seed corpus, then fuzzes it for 20 seconds.
+scripts/fuzz.sh 20

@@ -7,7 +7,7 @@
 //! `VIGIL_DETECTORS_RATE_LIMIT_AGENT_PER_SECOND`). Secrets never live here.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -472,15 +472,27 @@ impl Config {
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
         let source = Source::read(path)?;
-        let mut table = source.parse()?;
-        let mut problems = apply_env(&mut table, env);
-        let config = build_sections(&source, &table, &mut problems);
-        problems.extend(config.problems());
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError { problems })
-        }
+        source.into_config(env)
+    }
+
+    /// Parses configuration text that is already in memory and applies
+    /// `VIGIL_*` overrides from `env`; `origin` names the text in problems
+    /// (a path, or something like `(inline)`). Touches neither the file
+    /// system nor the process environment, which is what lets tests and
+    /// fuzzers feed it any text.
+    ///
+    /// # Errors
+    /// As [`Config::load`], except that there is no file to be unreadable.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let source = Source {
+            name: origin.to_owned(),
+            text: text.to_owned(),
+        };
+        source.into_config(env)
     }
 
     /// Loads with the process environment.
@@ -526,9 +538,9 @@ impl Config {
     }
 }
 
-/// The configuration text and where it came from.
+/// The configuration text and the name it goes by in problems.
 struct Source {
-    path: Option<PathBuf>,
+    name: String,
     text: String,
 }
 
@@ -536,13 +548,13 @@ impl Source {
     fn read(path: Option<&Path>) -> Result<Self, ConfigError> {
         let Some(path) = path else {
             return Ok(Self {
-                path: None,
+                name: "(defaults)".to_owned(),
                 text: String::new(),
             });
         };
         std::fs::read_to_string(path)
             .map(|text| Self {
-                path: Some(path.to_owned()),
+                name: path.display().to_string(),
                 text,
             })
             .map_err(|e| ConfigError {
@@ -550,15 +562,25 @@ impl Source {
             })
     }
 
-    fn name(&self) -> String {
-        self.path
-            .as_ref()
-            .map_or_else(|| "(defaults)".to_owned(), |p| p.display().to_string())
+    /// Parses the text, applies the overrides and validates the result.
+    fn into_config(
+        self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = self.parse()?;
+        let mut problems = apply_env(&mut table, env);
+        let config = build_sections(&self, &table, &mut problems);
+        problems.extend(config.problems());
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError { problems })
+        }
     }
 
     fn parse(&self) -> Result<Table, ConfigError> {
         self.text.parse::<Table>().map_err(|e| ConfigError {
-            problems: vec![format!("{}: {}", self.name(), e.to_string().trim_end())],
+            problems: vec![format!("{}: {}", self.name, e.to_string().trim_end())],
         })
     }
 
@@ -579,8 +601,8 @@ impl Source {
 
     fn locate(&self, section: &str) -> String {
         match self.section_line(section) {
-            Some(line) => format!("{}:{line}", self.name()),
-            None => self.name(),
+            Some(line) => format!("{}:{line}", self.name),
+            None => self.name.clone(),
         }
     }
 }

@@ -144,3 +144,13 @@ fn the_readme_configuration_example_is_valid_and_shows_the_http_defaults() {
 
     assert_eq!(config.http, HttpConfig::default());
 }
+
+#[test]
+fn text_in_memory_parses_like_a_file_and_problems_name_its_origin() {
+    let text = "[rules]\nreload_poll_secs = 5\n";
+    let config = Config::parse(text, "(inline)", no_env()).unwrap();
+    assert_eq!(config.rules.reload_poll_secs, 5);
+
+    let error = Config::parse("\n[rules]\nreload = 5\n", "(inline)", no_env()).unwrap_err();
+    assert!(error.to_string().contains("(inline):2: [rules]"), "{error}");
+}

@@ -100,11 +100,12 @@ fn top_level_value<'r>(
     None
 }
 
-/// Index of the quote closing the string that opens at `start`.
+/// Index of the quote closing the string that opens at `start`; `None`
+/// when the record ends first, even right after a backslash.
 fn string_end(record: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
     loop {
-        let offset = memchr::memchr2(b'"', b'\\', &record[i..])?;
+        let offset = memchr::memchr2(b'"', b'\\', record.get(i..)?)?;
         i += offset;
         if record[i] == b'\\' {
             i += 2;
@@ -189,6 +190,13 @@ mod tests {
     fn escaped_quotes_do_not_end_a_string_early() {
         let record = br#"{"a":"x\\","user_id":"carol\"s"}"#;
         assert_eq!(route_key(record).as_ref(), br#"carol"s"#);
+    }
+
+    #[test]
+    fn a_record_cut_off_after_a_backslash_routes_by_its_bytes() {
+        let record = br#"{"user_id":"alice\"#;
+        assert_eq!(route_key(record).as_ref(), record);
+        assert_eq!(event_time(br#"{"timestamp":"\"#), None);
     }
 
     #[test]
