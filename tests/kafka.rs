@@ -62,17 +62,22 @@ fn vigil() -> Command {
     command
 }
 
+/// Fails the test with vigil's stderr unless the command exited 0.
+fn assert_succeeded(output: &Output) {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 fn produce(brokers: &str, topic: &str, file: &Path) {
     let output = vigil()
         .args(["produce", "--brokers", brokers, "--topic", topic, "--input"])
         .arg(file)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
 }
 
 /// Topics of one test run.
@@ -141,11 +146,7 @@ fn run_args(config: &Path, idle_exit_secs: u32) -> Vec<String> {
 /// Runs vigil on the topics until the input idles; returns its output.
 fn run_until_idle(config: &Path) -> Output {
     let output = vigil().args(run_args(config, 5)).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     output
 }
 
@@ -249,7 +250,7 @@ fn incidents_from_a_partitioned_topic_equal_those_of_the_file() {
         .arg(&events)
         .output()
         .unwrap();
-    assert!(from_file.status.success());
+    assert_succeeded(&from_file);
     let expected = lines_of(&from_file.stdout);
     assert!(!expected.is_empty(), "the attacks must produce incidents");
 
@@ -461,11 +462,7 @@ fn stop_once_under_way(run: Child, port: u16) -> Output {
     }
     stop_with_sigterm(&run);
     let output = run.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     output
 }
 
@@ -526,11 +523,7 @@ fn profiles_in(state: &Path) -> String {
         .arg(state)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -609,11 +602,7 @@ impl RestartCase {
         };
         let (config, state) = case.stateful_config("whole");
         let output = stateful_run(&config, &case.reference, 10).output().unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert_succeeded(&output);
         assert_eq!(
             summary_count(&output, "records"),
             total,
@@ -676,11 +665,7 @@ fn start_observed(config: &Path, incidents: &Path) -> (Child, u16) {
 
 fn run_to_idle(config: &Path, incidents: &Path) -> Output {
     let output = stateful_run(config, incidents, 10).output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
     output
 }
 
@@ -869,11 +854,7 @@ fn with_signing_required_forged_and_replayed_messages_are_refused_and_signed_one
         .env("VIGIL_SIGNING_KEY", KEY)
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_succeeded(&output);
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -919,11 +900,7 @@ fn with_signing_required_forged_and_replayed_messages_are_refused_and_signed_one
         .env("VIGIL_SIGNING_KEY", KEY)
         .output()
         .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_succeeded(&run);
     assert_eq!(
         summary_count(&run, "events"),
         10,
