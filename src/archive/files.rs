@@ -33,8 +33,13 @@ const EPOCH_DAYS_FROM_CE: i64 = 719_163;
 /// The UTC day of a millisecond timestamp.
 #[must_use]
 pub fn day_of(ms: i64) -> NaiveDate {
-    let days = ms.div_euclid(DAY_MS) + EPOCH_DAYS_FROM_CE;
-    i32::try_from(days)
+    date_of_day(ms.div_euclid(DAY_MS))
+}
+
+/// The date of a day counted from 1970-01-01.
+#[must_use]
+pub fn date_of_day(day: i64) -> NaiveDate {
+    i32::try_from(day.saturating_add(EPOCH_DAYS_FROM_CE))
         .ok()
         .and_then(NaiveDate::from_num_days_from_ce_opt)
         .unwrap_or_default()

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, bounded};
 
 use super::ArchiveError;
-use super::files::{PendingFile, day_of, partition_dir};
+use super::files::{PendingFile, date_of_day, partition_dir};
 use super::retention::Retention;
 use super::rows::{ActionRow, AuditRow, action_batch, audit_batch};
 use super::schema::Table;
@@ -365,11 +365,6 @@ fn day_runs(days: &[i64]) -> Vec<(i64, usize, usize)> {
         }
     }
     runs
-}
-
-/// The date of a day counted from 1970-01-01.
-fn date_of_day(day: i64) -> NaiveDate {
-    day_of(day.saturating_mul(DAY_MS))
 }
 
 #[cfg(test)]

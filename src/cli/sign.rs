@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::Args;
+use vigil::event::record_of_line;
 use vigil::event::signing::{self, SigningKey, envelope};
 
 use super::Failure;
@@ -58,10 +59,9 @@ fn sign_lines(
 ) -> anyhow::Result<()> {
     for line in input.split(b'\n') {
         let line = line?;
-        let event = line.strip_suffix(b"\r").unwrap_or(&line);
-        if event.iter().all(u8::is_ascii_whitespace) {
+        let Some(event) = record_of_line(&line) else {
             continue;
-        }
+        };
         let signature = key.sign(signed_at, event);
         output.write_all(&envelope(event, signed_at, &signature))?;
         output.write_all(b"\n")?;

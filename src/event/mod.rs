@@ -18,7 +18,7 @@ use crate::time::Timestamp;
 pub(crate) use decode::CONTRACT_FIELDS;
 pub use decode::{DecodeLimits, decode};
 pub use reject::{Reject, RejectReason};
-pub use route::{event_time, route_key};
+pub use route::{event_time, record_of_line, route_key};
 
 /// What kind of activity an event records.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,9 @@
 //! It returns the value's text, unescaped when it holds escapes, so two
 //! spellings of one user id route alike; records it cannot read are routed by
 //! their bytes and rejected by the decoder on whichever shard receives them.
+//!
+//! It also says which record a line of JSON-lines input holds, for every
+//! reader and writer of such lines.
 
 use std::borrow::Cow;
 
@@ -16,6 +19,15 @@ use crate::time::Timestamp;
 const KEY: &[u8] = b"\"user_id\"";
 const TIME_KEY: &[u8] = b"\"timestamp\"";
 const ENVELOPE_KEY: &[u8] = b"\"event\"";
+
+/// The record a line of JSON-lines input holds: the line without its line
+/// end (`\n`, `\r\n`), or `None` when it is blank.
+#[must_use]
+pub fn record_of_line(line: &[u8]) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let record = line.strip_suffix(b"\r").unwrap_or(line);
+    (!record.iter().all(u8::is_ascii_whitespace)).then_some(record)
+}
 
 /// The bytes that decide which shard owns a record: the text of its
 /// top-level `user_id` string (for a signed envelope, the `user_id` of the
@@ -164,6 +176,15 @@ mod tests {
     fn a_signed_envelope_routes_by_the_user_id_of_its_event() {
         let record = br#"{"signed_at":1,"signature":"00","event":{"details":{"user_id":"x"},"user_id":"carol"}}"#;
         assert_eq!(route_key(record).as_ref(), b"carol");
+    }
+
+    #[test]
+    fn a_line_holds_its_record_without_the_line_end_and_blank_lines_none() {
+        assert_eq!(record_of_line(b"{\"a\":1}\r\n"), Some(&b"{\"a\":1}"[..]));
+        assert_eq!(record_of_line(b"{}\n"), Some(&b"{}"[..]));
+        assert_eq!(record_of_line(b"{}"), Some(&b"{}"[..]));
+        assert_eq!(record_of_line(b" \t\r\n"), None);
+        assert_eq!(record_of_line(b""), None);
     }
 
     #[test]

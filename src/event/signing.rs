@@ -200,10 +200,7 @@ fn parse_envelope(record: &[u8]) -> Result<Envelope<'_>, Reject> {
 /// (Kafka headers arrive as text).
 fn parse_signed_at(raw: &RawValue) -> Result<i64, Reject> {
     let text = raw.get();
-    let digits = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
-        .unwrap_or(text);
+    let digits = unquoted(text).unwrap_or(text);
     digits.parse::<i64>().map_err(|_| {
         Reject::field(
             RejectReason::BadSignature,
@@ -224,14 +221,17 @@ fn parse_signature(raw: &RawValue) -> Result<[u8; 32], Reject> {
             "must be the HMAC-SHA256 as 64 hex digits",
         )
     };
-    let hex_text = text
-        .strip_prefix('"')
-        .and_then(|t| t.strip_suffix('"'))
+    let hex_text = unquoted(text)
         .filter(|t| t.len() == SIGNATURE_HEX_LEN)
         .ok_or_else(bad)?;
     let mut signature = [0_u8; 32];
     hex::decode_to_slice(hex_text, &mut signature).map_err(|_| bad())?;
     Ok(signature)
+}
+
+/// The text between a JSON string's quotes, `None` for other values.
+fn unquoted(text: &str) -> Option<&str> {
+    text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
 }
 
 /// The JSON-lines form of a signed event.

@@ -11,8 +11,8 @@ use rdkafka::producer::{BaseRecord, Producer};
 use super::client::KafkaSetupError;
 use super::sink::{output_producer, send};
 use crate::config::KafkaConfig;
-use crate::event::route_key;
 use crate::event::signing::{SIGNATURE_HEADER, SIGNED_AT_HEADER, SigningKey};
+use crate::event::{record_of_line, route_key};
 
 /// How long the final flush waits for outstanding deliveries.
 const FLUSH_TIMEOUT: Duration = Duration::from_mins(1);
@@ -68,11 +68,10 @@ pub fn produce_lines(
     let pace = rate.map(Pace::new);
     for line in input.split(b'\n') {
         let line = line?;
-        let record = line.strip_suffix(b"\r").unwrap_or(&line);
-        if record.iter().all(u8::is_ascii_whitespace) {
+        let Some(record) = record_of_line(&line) else {
             stats.blank += 1;
             continue;
-        }
+        };
         // `route_key` falls back to the whole record when it finds no
         // `user_id`; such a record goes unkeyed.
         let key = route_key(record);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender};
 
 use super::batch::RecordBatch;
-use crate::event::route_key;
+use crate::event::{record_of_line, route_key};
 use crate::stable_hash::shard_of;
 
 /// What the router saw.
@@ -129,10 +129,9 @@ impl<'s> Router<'s> {
     fn route(&mut self, line: &[u8]) {
         self.stats.lines += 1;
         self.stats.bytes += line.len() as u64;
-        let record = trim_line_end(line);
-        if record.iter().all(u8::is_ascii_whitespace) {
+        let Some(record) = record_of_line(line) else {
             return;
-        }
+        };
         self.stats.records += 1;
         let shard = shard_of(&route_key(record), self.shards.len());
         self.pending[shard].push(record, self.stats.lines);
@@ -179,11 +178,6 @@ impl<'s> Router<'s> {
         self.flush();
         self.stats
     }
-}
-
-fn trim_line_end(line: &[u8]) -> &[u8] {
-    let line = line.strip_suffix(b"\n").unwrap_or(line);
-    line.strip_suffix(b"\r").unwrap_or(line)
 }
 
 #[cfg(test)]

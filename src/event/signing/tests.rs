@@ -6,13 +6,14 @@ use super::*;
 const EVENT: &str =
     r#"{"timestamp":"2026-12-03T10:00:00Z","event_type":"api_access","user_id":"u1"}"#;
 const NOW: i64 = 1_764_756_000;
+const SECRET: &[u8] = b"shared secret";
 
 fn verifier() -> Verifier {
-    Verifier::new(SigningKey::new(b"shared secret"), DEFAULT_WINDOW)
+    Verifier::new(SigningKey::new(SECRET), DEFAULT_WINDOW)
 }
 
 fn signed(event: &str, signed_at: i64) -> Vec<u8> {
-    let signature = SigningKey::new(b"shared secret").sign(signed_at, event.as_bytes());
+    let signature = SigningKey::new(SECRET).sign(signed_at, event.as_bytes());
     envelope(event.as_bytes(), signed_at, &signature)
 }
 
@@ -48,7 +49,7 @@ fn an_event_changed_after_signing_is_refused() {
 
 #[test]
 fn a_changed_signing_time_breaks_the_signature() {
-    let signature = SigningKey::new(b"shared secret").sign(NOW - 3_600, EVENT.as_bytes());
+    let signature = SigningKey::new(SECRET).sign(NOW - 3_600, EVENT.as_bytes());
     let line = envelope(EVENT.as_bytes(), NOW, &signature);
     assert_eq!(
         reason(verifier().open(&line, NOW)),
@@ -94,7 +95,7 @@ fn malformed_signature_fields_are_named() {
 
 #[test]
 fn header_values_become_an_envelope_that_verifies() {
-    let signature = SigningKey::new(b"shared secret").sign(NOW, EVENT.as_bytes());
+    let signature = SigningKey::new(SECRET).sign(NOW, EVENT.as_bytes());
     let mut line = Vec::new();
     write_envelope(
         &mut line,

@@ -17,28 +17,25 @@ fn event_of(user: &str, minute: u32) -> String {
     )
 }
 
+/// Processes an event of `user` at `minute`.
+fn see(shard: &mut Shard, out: &mut ShardOutput, user: &str, minute: u32) {
+    shard.process(event_of(user, minute).as_bytes(), 1, out);
+}
+
 #[test]
 fn past_the_user_limit_the_profiles_idle_longest_are_evicted_and_counted() {
     let mut shard = shard_keeping(32);
     let mut out = ShardOutput::default();
     for minute in 0..32 {
-        shard.process(
-            event_of(&format!("u{minute}"), minute).as_bytes(),
-            1,
-            &mut out,
-        );
+        see(&mut shard, &mut out, &format!("u{minute}"), minute);
     }
     // The oldest users are active again, so they are no longer the idlest.
     for minute in 0..2 {
-        shard.process(
-            event_of(&format!("u{minute}"), 40 + minute).as_bytes(),
-            1,
-            &mut out,
-        );
+        see(&mut shard, &mut out, &format!("u{minute}"), 40 + minute);
     }
     assert_eq!((shard.users(), out.evicted), (32, 0));
 
-    shard.process(event_of("newcomer", 50).as_bytes(), 1, &mut out);
+    see(&mut shard, &mut out, "newcomer", 50);
 
     assert_eq!(out.evicted, 2, "a sixteenth of the limit goes at once");
     assert_eq!(shard.stats().evicted, 2);
@@ -56,12 +53,8 @@ fn a_known_user_at_the_limit_evicts_nobody() {
     let mut shard = shard_keeping(4);
     let mut out = ShardOutput::default();
     for minute in 0..4 {
-        shard.process(
-            event_of(&format!("u{minute}"), minute).as_bytes(),
-            1,
-            &mut out,
-        );
+        see(&mut shard, &mut out, &format!("u{minute}"), minute);
     }
-    shard.process(event_of("u0", 10).as_bytes(), 1, &mut out);
+    see(&mut shard, &mut out, "u0", 10);
     assert_eq!((shard.users(), out.evicted), (4, 0));
 }
